@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/polyarch/polyarch/registry"
+)
+
+func newRegistryCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "registry",
+		Short: "Run the embedded OCI registry",
+		Long: `The embedded OCI registry: distribution/distribution v3 with the OCI 1.1
+referrers API, so the whole pipeline can publish on a machine with nothing else.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newRegistryServeCmd(g), newRegistryGCCmd(g))
+	return cmd
+}
+
+// storageFlags are shared by serve and gc: where the data is.
+type storageFlags struct {
+	root   string
+	config string
+}
+
+func (f *storageFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.root, "root", "", "data directory for the filesystem driver (default "+registry.DefaultRoot()+", i.e. $XDG_DATA_HOME/polyarch/registry)")
+	cmd.Flags().StringVar(&f.config, "config", "", "distribution configuration YAML for everything else (storage driver such as s3, middleware, notifications); flags override it")
+}
+
+func (f *storageFlags) options() []registry.Option {
+	var opts []registry.Option
+	if f.config != "" {
+		opts = append(opts, registry.WithConfigFile(f.config))
+	}
+	if f.root != "" {
+		opts = append(opts, registry.WithRoot(f.root))
+	}
+	return opts
+}
+
+func newRegistryServeCmd(g *globals) *cobra.Command {
+	var (
+		storage        storageFlags
+		addr           string
+		htpasswd       string
+		tlsCert        string
+		tlsKey         string
+		readOnly       bool
+		insecurePublic bool
+		quiet          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve an OCI registry (distribution v3 plus the referrers API)",
+		Long: `Serve an OCI distribution registry until interrupted.
+
+Data lives in --root with the filesystem driver unless --config names a
+distribution YAML with another storage driver. Deletes are enabled.
+
+A non-loopback --addr is refused unless --htpasswd is given (bcrypt entries,
+as 'htpasswd -B' writes) or --insecure-public accepts the risk. On SIGINT or
+SIGTERM the server stops accepting, lets in-flight requests finish (30s at
+most) and exits 0; an upload cut short never becomes a visible blob.
+
+Each request is logged on stderr as: time method path status bytes duration.`,
+		Example: `  polyarch registry serve
+  polyarch registry serve --addr 127.0.0.1:5001 --root /var/lib/polyarch
+  polyarch registry serve --addr 0.0.0.0:5000 --htpasswd ./htpasswd --tls-cert cert.pem --tls-key key.pem`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (tlsCert == "") != (tlsKey == "") {
+				return usagef("--tls-cert and --tls-key go together")
+			}
+			opts := storage.options()
+			opts = append(opts, registry.WithReadOnly(readOnly), registry.WithInsecurePublic(insecurePublic))
+			if htpasswd != "" {
+				opts = append(opts, registry.WithHtpasswd(htpasswd))
+			}
+			if tlsCert != "" {
+				opts = append(opts, registry.WithTLS(tlsCert, tlsKey))
+			}
+			if !quiet {
+				opts = append(opts, registry.WithRequestLog(g.stderr))
+			}
+			reg, err := registry.New(cmd.Context(), opts...)
+			if err != nil {
+				return err
+			}
+			ln, err := reg.Listen(addr)
+			if err != nil {
+				_ = reg.Close()
+				return err
+			}
+			scheme := "http"
+			if reg.TLSEnabled() {
+				scheme = "https"
+			}
+			where := reg.Root()
+			if where == "" {
+				where = "storage from " + storage.config
+			}
+			mode := ""
+			if readOnly {
+				mode = ", read-only"
+			}
+			if reg.AuthEnabled() {
+				mode += ", basic auth"
+			}
+			fmt.Fprintf(g.stderr, "polyarch registry serving %s://%s (data: %s%s)\n", scheme, ln.Addr(), where, mode)
+			if err := reg.Serve(cmd.Context(), ln); err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stderr, "polyarch registry stopped")
+			return nil
+		},
+	}
+	storage.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:5000", "host:port to listen on")
+	f.StringVar(&htpasswd, "htpasswd", "", "require HTTP basic auth, checked against this bcrypt htpasswd file")
+	f.StringVar(&tlsCert, "tls-cert", "", "PEM certificate: serve HTTPS (with --tls-key)")
+	f.StringVar(&tlsKey, "tls-key", "", "PEM private key for --tls-cert")
+	f.BoolVar(&readOnly, "read-only", false, "refuse pushes and deletes; serve pulls only")
+	f.BoolVar(&insecurePublic, "insecure-public", false, "allow a non-loopback --addr without --htpasswd")
+	f.BoolVar(&quiet, "quiet", false, "do not log each request")
+	return cmd
+}
+
+func newRegistryGCCmd(g *globals) *cobra.Command {
+	var (
+		storage        storageFlags
+		dryRun         bool
+		removeUntagged bool
+		verbose        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Delete blobs no manifest references (distribution's mark-and-sweep)",
+		Long: `Delete blobs that no manifest references, with distribution's mark-and-sweep.
+
+Run it while nothing pushes to the same storage: stop 'polyarch registry serve'
+or restart it with --read-only first, since a blob pushed during the mark phase
+would be swept.`,
+		Example: `  polyarch registry gc --dry-run
+  polyarch registry gc --root /var/lib/polyarch --remove-untagged`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			err := registry.GarbageCollect(cmd.Context(), registry.GCOptions{
+				DryRun: dryRun, RemoveUntagged: removeUntagged, Quiet: !verbose,
+			}, storage.options()...)
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				fmt.Fprintln(g.stderr, "gc dry run finished: nothing was deleted")
+			} else {
+				fmt.Fprintln(g.stderr, "gc finished")
+			}
+			return nil
+		},
+	}
+	storage.register(cmd)
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be deleted, delete nothing")
+	cmd.Flags().BoolVar(&removeUntagged, "remove-untagged", false, "also delete manifests no tag points to (this removes untagged referrers such as signatures)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every blob marked")
+	return cmd
+}

@@ -1,0 +1,130 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// ErrPublicWithoutAuth is returned when asked to listen beyond loopback with
+// no authentication and without WithInsecurePublic.
+var ErrPublicWithoutAuth = errors.New("refusing to serve a registry without authentication on a non-loopback address (use --htpasswd, or --insecure-public to accept the risk)")
+
+// ShutdownGrace is how long in-flight requests get to finish after the
+// context passed to Serve is cancelled.
+const ShutdownGrace = 30 * time.Second
+
+// Listen opens addr after checking that serving there is allowed: a
+// non-loopback address needs authentication or WithInsecurePublic.
+func (r *Registry) Listen(addr string) (net.Listener, error) {
+	if !r.AuthEnabled() && !r.opts.insecurePublic && !IsLoopback(addr) {
+		return nil, fmt.Errorf("%s: %w", addr, ErrPublicWithoutAuth)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve serves on ln until ctx is cancelled, then stops accepting, lets
+// in-flight requests finish (up to ShutdownGrace) and returns nil. Uploads cut
+// short stay in distribution's upload area and never become visible blobs.
+func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           r.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if r.opts.tlsCert != "" {
+			errc <- srv.ServeTLS(ln, r.opts.tlsCert, r.opts.tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		_ = r.Close()
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	<-errc
+	_ = r.Close()
+	if err != nil {
+		return fmt.Errorf("shutting down registry: %w", err)
+	}
+	return nil
+}
+
+// ListenAndServe is Listen then Serve.
+func (r *Registry) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := r.Listen(addr)
+	if err != nil {
+		return err
+	}
+	return r.Serve(ctx, ln)
+}
+
+// IsLoopback reports whether a host:port names only loopback interfaces.
+// An empty host ("":5000) means every interface, which is not loopback.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// requestLog writes one line per request: method, path, status, bytes, time.
+func requestLog(next http.Handler, w io.Writer) http.Handler {
+	if w == io.Discard {
+		return next
+	}
+	var mu sync.Mutex
+	return http.HandlerFunc(func(rw http.ResponseWriter, req *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: rw, status: http.StatusOK}
+		next.ServeHTTP(sw, req)
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "%s %s %s %d %dB %s\n", start.UTC().Format(time.RFC3339), req.Method, req.URL.RequestURI(), sw.status, sw.bytes, time.Since(start).Round(time.Microsecond))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
