@@ -8,8 +8,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+
+	"github.com/polyarch/polyarch/registry"
 )
 
 // Exit codes.
@@ -95,13 +96,7 @@ Exit status: 0 success, 1 the operation failed, 2 usage error.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
-			// distribution logs through logrus; keep its chatter for --debug.
-			logrus.SetOutput(g.stderr)
-			if g.debug {
-				logrus.SetLevel(logrus.DebugLevel)
-			} else {
-				logrus.SetLevel(logrus.WarnLevel)
-			}
+			registry.ConfigureLogging(g.stderr, g.debug)
 		},
 	}
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "print error details and debug logs")
