@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every polyarch test, end-to-end ones included, after installing what
+# they need (scripts/setup.sh). This is the README's test command and what CI runs.
+#
+#   scripts/test.sh             vet, then all tests with the race detector
+#   scripts/test.sh -run Foo    extra arguments go to 'go test'
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+# End-to-end tests fail, rather than skip, when a tool they need is missing.
+export POLYARCH_E2E=1
+export PATH=$PWD/bin:$PATH
+
+echo "==> go vet ./..." >&2
+go vet ./...
+echo "==> go test -race ./..." >&2
+go test -race -count=1 -timeout 30m "$@" ./...
