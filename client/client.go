@@ -1,0 +1,100 @@
+// Package client is how polyarch reaches registries: references, credentials,
+// plain HTTP, retries and progress, as go-containerregistry remote options.
+//
+// Credentials come from the Docker config ($DOCKER_CONFIG/config.json, else
+// ~/.docker/config.json) and the credential helpers it names, through
+// go-containerregistry's default keychain; Docker Hub's token auth is handled
+// there too. Loopback and *.local registries are spoken to over plain HTTP;
+// any other registry only with Options.Insecure.
+//
+// Retries: go-containerregistry retries 408, 429, 5xx and dropped connections
+// with exponential backoff and jitter (3 tries: after 1s, then 3s). Beneath
+// that, a 429 or 503 that carries Retry-After is waited out as the registry
+// asks (at most MaxRetryAfter), twice at most, before it counts as a failure.
+package client
+
+import (
+	"context"
+	"fmt"
+	"crypto/tls"
+	"net/http"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Options says how to reach registries. The zero value is ready to use.
+type Options struct {
+	// Insecure allows plain HTTP and unverified TLS to any registry, not
+	// only loopback ones.
+	Insecure bool
+	// Jobs is how many blobs move at once; default 8.
+	Jobs int
+	// Keychain resolves credentials; default the Docker config and its helpers.
+	Keychain authn.Keychain
+	// Transport is the base HTTP transport; default http.DefaultTransport.
+	Transport http.RoundTripper
+}
+
+// DefaultJobs is how many blobs move at once unless Options.Jobs says otherwise.
+const DefaultJobs = 8
+
+// UserAgent identifies polyarch to registries.
+var UserAgent = "polyarch"
+
+// Parse parses an image reference: registry/repository[:tag|@digest]. The
+// error names the reference.
+func (o Options) Parse(ref string) (name.Reference, error) {
+	var nopts []name.Option
+	if o.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(strings.TrimSpace(ref), nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("reference %q: %w", ref, err)
+	}
+	return r, nil
+}
+
+// ParseRepository parses a repository: registry/repository.
+func (o Options) ParseRepository(repo string) (name.Repository, error) {
+	var nopts []name.Option
+	if o.Insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.NewRepository(strings.TrimSpace(repo), nopts...)
+	if err != nil {
+		return name.Repository{}, fmt.Errorf("repository %q: %w", repo, err)
+	}
+	return r, nil
+}
+
+// Remote returns the go-containerregistry remote options for these Options.
+func (o Options) Remote(ctx context.Context) []remote.Option {
+	keychain := o.Keychain
+	if keychain == nil {
+		keychain = authn.DefaultKeychain
+	}
+	base := o.Transport
+	if base == nil {
+		base = http.DefaultTransport
+		if o.Insecure {
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
+			base = t
+		}
+	}
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = DefaultJobs
+	}
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(keychain),
+		remote.WithTransport(&retryAfter{next: base}),
+		remote.WithJobs(jobs),
+		remote.WithUserAgent(UserAgent),
+	}
+}
