@@ -15,8 +15,8 @@ package client
 
 import (
 	"context"
-	"fmt"
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"strings"
 
