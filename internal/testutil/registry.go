@@ -7,10 +7,12 @@ import (
 	"context"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/polyarch/polyarch/registry"
 )
@@ -55,4 +57,18 @@ func Ref(t testing.TB, s string) name.Reference {
 		t.Fatalf("parsing reference %q: %v", s, err)
 	}
 	return r
+}
+
+// Htpasswd writes a bcrypt htpasswd file with one user and returns its path.
+func Htpasswd(t testing.TB, user, pass string) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(pass), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(p, []byte(user+":"+string(h)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
