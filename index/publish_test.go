@@ -475,3 +475,6 @@ func TestPublishDryRunWritesNothing(t *testing.T) {
 		t.Error("dry run wrote the target")
 	}
 }
+
+// validateFull re-reads and re-hashes every blob of an index.
+func validateFull(ii v1.ImageIndex) error { return validate.Index(ii) }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -28,6 +29,7 @@ func Image(t testing.TB, os, arch, variant string, mt types.MediaType) v1.Image 
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture, cf.Variant = os, arch, variant
+	cf.Created = v1.Time{Time: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
 		t.Fatal(err)
