@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/polyarch/polyarch/verify"
+)
+
+func newVerifyCmd(g *globals) *cobra.Command {
+	var (
+		rf     remoteFlags
+		asJSON bool
+		ignore []string
+	)
+	cmd := &cobra.Command{
+		Use:   "verify REF",
+		Short: "Check that every platform label is true: descriptor vs config vs the ELF binaries inside",
+		Long: `Check that every platform label of an index (or image) is true.
+
+For each platform of the index: the image config must name the descriptor's
+platform (after containerd's normalisation), and every ELF binary in every
+layer must be for that platform's CPU. Layers are streamed (gzip, zstd or
+plain tar), never written to disk, each downloaded once.
+
+Also reported: arm without a variant, platforms listed twice, spellings that
+need normalising (aarch64, x86_64, armhf), and index entries whose manifest
+is missing from the repository. A single image is checked against its
+config. Attestation manifests (unknown/unknown) are skipped.
+
+Prints one line per finding, then "verified N platforms, M layers, K ELF
+files: X findings". Exit status 1 when there is any finding.`,
+		Example: `  polyarch verify 127.0.0.1:5000/org/agent:v1.4
+  polyarch verify reg.example/org/agent:v1.4 --json | jq '.children[].findings[]'
+  polyarch verify golang:1.24 --ignore 'usr/local/go/src/**/testdata'`,
+		Args: exactArgs(1, "REF"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := rf.parseRef("REF", args[0])
+			if err != nil {
+				return err
+			}
+			if rf.jobs < 1 {
+				return usagef("--jobs %d: must be at least 1", rf.jobs)
+			}
+			if err := verify.CheckIgnore(ignore...); err != nil {
+				return usagef("--ignore: %v", err)
+			}
+			rep, err := verify.Verify(cmd.Context(), ref,
+				verify.WithRemote(rf.client().Remote(cmd.Context())...),
+				verify.WithIgnore(ignore...),
+				verify.WithConcurrency(rf.jobs))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				err = rep.WriteJSON(g.stdout)
+			} else {
+				err = rep.WriteText(g.stdout)
+			}
+			if err != nil {
+				return err
+			}
+			return rep.Err()
+		},
+	}
+	rf.register(cmd)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringArrayVar(&ignore, "ignore", nil, "skip files whose path in a layer matches this glob (repeatable; ** matches any directories, a matched directory skips what is beneath)")
+	return cmd
+}
