@@ -1,0 +1,222 @@
+// Package buildkit builds jobs on a buildkitd with the Dockerfile frontend
+// and pushes each result under its arch-named reference.
+package buildkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli/config"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	bk "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/polyarch/polyarch/build"
+	"github.com/polyarch/polyarch/platform"
+)
+
+// TLS are client certificates for a tcp:// buildkitd.
+type TLS struct {
+	CA, Cert, Key, ServerName string
+}
+
+// Node is a buildkitd at Address.
+type Node struct {
+	NodeName string
+	// Address: unix:///run/buildkit/buildkitd.sock or tcp://host:port.
+	Address string
+	TLS     *TLS
+	// Platforms are built natively.
+	Platforms []v1.Platform
+	// Emulates, on the local node, every platform it has QEMU for: before a
+	// build it checks binfmt_misc and says what to install when it cannot.
+	Emulates bool
+	// Capacity is how many builds run at once (default 2).
+	Capacity int
+	// DialTimeout bounds the connection to the daemon (default 10s).
+	DialTimeout time.Duration
+}
+
+var _ build.Node = (*Node)(nil)
+
+// Name implements build.Node.
+func (n *Node) Name() string { return n.NodeName }
+
+// Native implements build.Node.
+func (n *Node) Native(p v1.Platform) bool {
+	for _, q := range n.Platforms {
+		if platform.Same(p, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// Parallel implements build.Node.
+func (n *Node) Parallel() int {
+	if n.Capacity > 0 {
+		return n.Capacity
+	}
+	return 2
+}
+
+// HostPlatform is the platform this machine runs natively.
+func HostPlatform() v1.Platform {
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if p.Architecture == "arm" {
+		p.Variant = "v7"
+	}
+	return p
+}
+
+// Client connects to the node, checking that it answers.
+func (n *Node) Client(ctx context.Context) (*bk.Client, error) {
+	var opts []bk.ClientOpt
+	if n.TLS != nil {
+		if n.TLS.CA != "" {
+			opts = append(opts, bk.WithServerConfig(n.TLS.ServerName, n.TLS.CA))
+		} else {
+			opts = append(opts, bk.WithServerConfigSystem(n.TLS.ServerName))
+		}
+		if n.TLS.Cert != "" {
+			opts = append(opts, bk.WithCredentials(n.TLS.Cert, n.TLS.Key))
+		}
+	}
+	c, err := bk.New(ctx, n.Address, opts...)
+	if err != nil {
+		return nil, &build.NodeError{Node: n.NodeName, Err: fmt.Errorf("connecting to %s: %w", n.Address, err)}
+	}
+	timeout := n.DialTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := c.Info(pctx); err != nil {
+		c.Close()
+		return nil, &build.NodeError{Node: n.NodeName, Err: fmt.Errorf("%s does not answer: %w", n.Address, unwrapGRPC(err))}
+	}
+	return c, nil
+}
+
+// unwrapGRPC shortens gRPC's connection errors to their cause.
+func unwrapGRPC(err error) error {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, "desc = "); i >= 0 {
+		msg = msg[i+len("desc = "):]
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		msg = "no answer in time (" + msg + ")"
+	}
+	return errors.New(msg)
+}
+
+// Build implements build.Node: one solve with the Dockerfile frontend,
+// exported as an image pushed to job.Ref.
+func (n *Node) Build(ctx context.Context, job build.Job, log io.Writer) (build.Output, error) {
+	if n.Emulates && !n.Native(job.Platform) {
+		if err := CheckEmulation(job.Platform); err != nil {
+			return build.Output{}, err
+		}
+	}
+	c, err := n.Client(ctx)
+	if err != nil {
+		return build.Output{}, err
+	}
+	defer c.Close()
+
+	ctxFS, err := fsutil.NewFS(job.Context)
+	if err != nil {
+		return build.Output{}, fmt.Errorf("build context %s: %w", job.Context, err)
+	}
+	dfDir, dfName := filepath.Split(job.Dockerfile)
+	if dfDir == "" {
+		dfDir = "."
+	}
+	dfFS, err := fsutil.NewFS(dfDir)
+	if err != nil {
+		return build.Output{}, fmt.Errorf("dockerfile %s: %w", job.Dockerfile, err)
+	}
+	attrs := map[string]string{
+		"platform": platform.Format(job.Platform),
+		"filename": dfName,
+	}
+	if job.Target != "" {
+		attrs["target"] = job.Target
+	}
+	for _, k := range sortedKeys(job.Args) {
+		attrs["build-arg:"+k] = job.Args[k]
+	}
+	for _, k := range sortedKeys(job.Labels) {
+		attrs["label:"+k] = job.Labels[k]
+	}
+	export := map[string]string{"name": job.Ref, "push": "true"}
+	if job.ByDigest {
+		export["push-by-digest"] = "true"
+	}
+	for _, k := range sortedKeys(job.Annotations) {
+		export["annotation."+k] = job.Annotations[k]
+	}
+	dockerConfig := config.LoadDefaultConfigFile(io.Discard)
+	opt := bk.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		Exports:       []bk.ExportEntry{{Type: bk.ExporterImage, Attrs: export}},
+		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+			AuthConfigProvider: authprovider.LoadAuthConfig(dockerConfig),
+		})},
+	}
+
+	ch := make(chan *bk.SolveStatus)
+	display, err := progressui.NewDisplay(log, progressui.PlainMode)
+	if err != nil {
+		return build.Output{}, err
+	}
+	var resp *bk.SolveResponse
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = c.Solve(ectx, nil, opt, ch)
+		return err
+	})
+	eg.Go(func() error {
+		_, err := display.UpdateFrom(context.WithoutCancel(ectx), ch)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		return build.Output{}, fmt.Errorf("building %s: %w", job.Name(), cleanSolveError(err))
+	}
+	dgst := resp.ExporterResponse["containerimage.digest"]
+	if dgst == "" {
+		return build.Output{}, fmt.Errorf("building %s: buildkitd reported no image digest", job.Name())
+	}
+	return build.Output{Digest: dgst, Ref: job.Ref}, nil
+}
+
+// cleanSolveError keeps BuildKit's message, without gRPC's wrapping.
+func cleanSolveError(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "rpc error: code = Unknown desc = ")
+	return errors.New(msg)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
