@@ -1,0 +1,317 @@
+// Package localnode manages the local builder node: a buildkitd that
+// polyarch starts on this machine with the OCI worker on runc, which builds
+// the host's platform natively and every other platform under QEMU
+// (binfmt_misc).
+//
+// Its state lives in one directory (Dir): buildkitd.toml (written by Start),
+// buildkitd.sock, buildkitd.pid, buildkitd.log, and root/ (BuildKit's cache
+// and snapshots). Stop ends the daemon and unmounts anything it left below Dir.
+package localnode
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/polyarch/polyarch/build/buildkit"
+)
+
+// Options locate the local node.
+type Options struct {
+	// Dir is the node's state directory; default DefaultDir().
+	Dir string
+	// Buildkitd is the daemon binary; default: beside the polyarch binary,
+	// then on PATH.
+	Buildkitd string
+	// InsecureRegistries are spoken to over plain HTTP (host:port). BuildKit
+	// already does so for loopback hosts; they are written too, for clarity.
+	InsecureRegistries []string
+	// Parallel is how many builds it runs at once (default 2).
+	Parallel int
+}
+
+// DefaultDir is /var/lib/polyarch/buildkit for root, else
+// $XDG_DATA_HOME/polyarch/buildkit (~/.local/share/polyarch/buildkit).
+func DefaultDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/polyarch/buildkit"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "polyarch", "buildkit")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".local", "share", "polyarch", "buildkit")
+}
+
+func (o Options) dir() string {
+	if o.Dir != "" {
+		return o.Dir
+	}
+	return DefaultDir()
+}
+
+// Address is the node's gRPC address.
+func (o Options) Address() string { return "unix://" + filepath.Join(o.dir(), "buildkitd.sock") }
+
+// Node returns the build node for the local daemon.
+func (o Options) Node() *buildkit.Node {
+	return &buildkit.Node{
+		NodeName:  "local",
+		Address:   o.Address(),
+		Platforms: []v1.Platform{buildkit.HostPlatform()},
+		Emulates:  true,
+		Capacity:  o.Parallel,
+	}
+}
+
+// Status describes the local node.
+type Status struct {
+	Running bool
+	PID     int
+	Address string
+	Dir     string
+	// Workers lists the platforms BuildKit reports it can build.
+	Platforms []string
+}
+
+// ErrNotRoot is returned by Start when not running as root: the OCI worker
+// on runc needs it.
+var ErrNotRoot = errors.New("the local builder runs buildkitd with runc and needs root; run as root, or run a rootless buildkitd yourself and declare it under builders: in polyarch.yaml")
+
+// Start starts the daemon unless it already runs, and waits until it answers.
+func Start(ctx context.Context, o Options) (*Status, error) {
+	if st, err := Inspect(ctx, o); err == nil && st.Running {
+		return st, nil
+	}
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	bin, err := findBuildkitd(o.Buildkitd)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return nil, errors.New("runc not found: install it (apt-get install runc; scripts/setup.sh does this)")
+	}
+	dir := o.dir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("local builder state: %w", err)
+	}
+	cfg := filepath.Join(dir, "buildkitd.toml")
+	if err := os.WriteFile(cfg, []byte(configTOML(dir, o.InsecureRegistries)), 0o644); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", cfg, err)
+	}
+	_ = os.Remove(filepath.Join(dir, "buildkitd.sock"))
+	logf, err := os.OpenFile(filepath.Join(dir, "buildkitd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "--config", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this polyarch
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+	if err := os.WriteFile(filepath.Join(dir, "buildkitd.pid"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, err := Inspect(ctx, o)
+		if err == nil && st.Running {
+			return st, nil
+		}
+		if !alive(pid) {
+			return nil, fmt.Errorf("buildkitd exited at start; its log %s ends with:\n%s", filepath.Join(dir, "buildkitd.log"), tail(filepath.Join(dir, "buildkitd.log"), 10))
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("buildkitd (pid %d) did not answer on %s within 30s; see %s", pid, o.Address(), filepath.Join(dir, "buildkitd.log"))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// configTOML is the daemon's configuration.
+func configTOML(dir string, insecure []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by polyarch; rewritten at every 'polyarch builder start'.\nroot = %q\n\n", filepath.Join(dir, "root"))
+	fmt.Fprintf(&b, "[grpc]\n  address = [%q]\n\n", "unix://"+filepath.Join(dir, "buildkitd.sock"))
+	b.WriteString("[worker.oci]\n  enabled = true\n  snapshotter = \"overlayfs\"\n\n")
+	b.WriteString("[worker.containerd]\n  enabled = false\n")
+	for _, r := range insecure {
+		fmt.Fprintf(&b, "\n[registry.%q]\n  http = true\n", r)
+	}
+	return b.String()
+}
+
+// Inspect reports whether the daemon runs and answers.
+func Inspect(ctx context.Context, o Options) (*Status, error) {
+	st := &Status{Address: o.Address(), Dir: o.dir()}
+	pid, err := readPID(o.dir())
+	if err != nil || !alive(pid) {
+		return st, nil
+	}
+	st.PID = pid
+	n := &buildkit.Node{NodeName: "local", Address: o.Address(), DialTimeout: 2 * time.Second}
+	c, err := n.Client(ctx)
+	if err != nil {
+		return st, err
+	}
+	defer c.Close()
+	ws, err := c.ListWorkers(ctx)
+	if err != nil {
+		return st, err
+	}
+	st.Running = true
+	seen := map[string]bool{}
+	for _, w := range ws {
+		for _, p := range w.Platforms {
+			s := p.OS + "/" + p.Architecture
+			if p.Variant != "" {
+				s += "/" + p.Variant
+			}
+			if !seen[s] {
+				seen[s] = true
+				st.Platforms = append(st.Platforms, s)
+			}
+		}
+	}
+	return st, nil
+}
+
+// Stop ends the daemon (SIGTERM, then SIGKILL after 30s) and unmounts
+// whatever it left mounted below its directory.
+func Stop(ctx context.Context, o Options) error {
+	dir := o.dir()
+	pid, err := readPID(dir)
+	if err == nil && alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		deadline := time.Now().Add(30 * time.Second)
+		for alive(pid) && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if alive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	_ = os.Remove(filepath.Join(dir, "buildkitd.pid"))
+	mounts, err := MountsBelow(dir)
+	if err != nil {
+		return err
+	}
+	// Deepest first.
+	for i := len(mounts) - 1; i >= 0; i-- {
+		if err := syscall.Unmount(mounts[i], syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
+			return fmt.Errorf("unmounting %s: %w", mounts[i], err)
+		}
+	}
+	if left, _ := MountsBelow(dir); len(left) > 0 {
+		return fmt.Errorf("mounts left below %s: %s", dir, strings.Join(left, ", "))
+	}
+	return nil
+}
+
+// MountsBelow lists mount points under dir, from /proc/self/mountinfo.
+func MountsBelow(dir string) ([]string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 {
+			continue
+		}
+		mp := unescapeMount(fields[4])
+		if mp == abs || strings.HasPrefix(mp, abs+"/") {
+			out = append(out, mp)
+		}
+	}
+	return out, sc.Err()
+}
+
+func unescapeMount(s string) string {
+	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
+	return r.Replace(s)
+}
+
+func readPID(dir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "buildkitd.pid"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	// A zombie is not alive.
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndex(s, ")"); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}
+
+func findBuildkitd(explicit string) (string, error) {
+	if explicit != "" {
+		return explicit, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "buildkitd")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("buildkitd"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("buildkitd not found beside polyarch or on PATH: scripts/setup.sh builds the pinned v0.34.2 into bin/")
+}
+
+func tail(file string, n int) string {
+	b, _ := os.ReadFile(file)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

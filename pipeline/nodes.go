@@ -1,0 +1,74 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/polyarch/polyarch/build"
+	"github.com/polyarch/polyarch/build/buildkit"
+	"github.com/polyarch/polyarch/build/localnode"
+	"github.com/polyarch/polyarch/config"
+	"github.com/polyarch/polyarch/platform"
+)
+
+// Nodes are the builder nodes of a config: the declared ones, and the
+// managed local node that emulates every other platform.
+type Nodes struct {
+	Remote []build.Node
+	Local  *buildkit.Node
+	// LocalOptions start the local node on demand.
+	LocalOptions localnode.Options
+}
+
+// NodesFor builds the node list of cfg; local locates the local node.
+func NodesFor(cfg *config.Config, local localnode.Options) *Nodes {
+	n := &Nodes{LocalOptions: local}
+	for _, b := range cfg.Builders {
+		if b.Name == config.LocalBuilder {
+			if b.Parallel > 0 {
+				n.LocalOptions.Parallel = b.Parallel
+			}
+			continue
+		}
+		node := &buildkit.Node{NodeName: b.Name, Address: b.Address, Capacity: b.Parallel}
+		for _, s := range b.Platforms {
+			p, _ := platform.Parse(s) // validated by config
+			node.Platforms = append(node.Platforms, p)
+		}
+		if b.TLS != nil {
+			node.TLS = &buildkit.TLS{CA: cfg.Path(b.TLS.CA), Cert: cfg.Path(b.TLS.Cert), Key: cfg.Path(b.TLS.Key), ServerName: b.TLS.ServerName}
+		}
+		n.Remote = append(n.Remote, node)
+	}
+	n.Local = n.LocalOptions.Node()
+	return n
+}
+
+// Route assigns jobs to nodes and starts the local node if any job needs it.
+func (n *Nodes) Route(ctx context.Context, jobs []build.Job) ([]build.Assignment, error) {
+	as, err := build.Route(jobs, n.Remote, n.Local)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range as {
+		if a.Node == build.Node(n.Local) {
+			if _, err := localnode.Start(ctx, n.LocalOptions); err != nil {
+				return nil, fmt.Errorf("starting the local builder node: %w", err)
+			}
+			break
+		}
+	}
+	return as, nil
+}
+
+// Describe says where a platform is built: the node and native/emulated.
+func (n *Nodes) Describe(p v1.Platform) (node string, native bool) {
+	for _, r := range n.Remote {
+		if r.Native(p) {
+			return r.Name(), true
+		}
+	}
+	return n.Local.Name(), n.Local.Native(p)
+}
