@@ -14,6 +14,9 @@ type GitInfo struct {
 	// Time is the commit time (RFC 3339): the image's created annotation,
 	// so rebuilding the same commit gives the same manifest.
 	Time string
+	// Epoch is the commit time in Unix seconds, passed to BuildKit as
+	// SOURCE_DATE_EPOCH so that a rebuild of the same commit is the same image.
+	Epoch string
 }
 
 // ReadGit reads the git state of dir; outside git it is empty.
@@ -32,6 +35,7 @@ func ReadGit(dir string) GitInfo {
 	g.Tag = run("describe", "--tags", "--exact-match", "HEAD")
 	g.Remote = run("config", "--get", "remote.origin.url")
 	g.Time = run("log", "-1", "--format=%cI", "HEAD")
+	g.Epoch = run("log", "-1", "--format=%ct", "HEAD")
 	return g
 }
 

@@ -195,6 +195,9 @@ func planUnit(cfg *config.Config, img *config.Image, cu config.Unit, o Options) 
 			args[k] = v
 		}
 	}
+	if _, set := args["SOURCE_DATE_EPOCH"]; !set && git.Epoch != "" {
+		args["SOURCE_DATE_EPOCH"] = git.Epoch
+	}
 	annotations := git.Annotations(u.Version)
 	for k, v := range img.Annotations {
 		annotations[k] = v
