@@ -47,9 +47,46 @@ go_tool() { # name module version
 	echo "$version" >"$stamp"
 }
 
-apt_install skopeo ca-certificates curl
+# Builds: runc for buildkitd's OCI worker, QEMU user-mode emulation through
+# binfmt_misc for foreign platforms. skopeo, crane and regctl are independent
+# clients the tests check results with.
+apt_install runc qemu-user-static binfmt-support skopeo ca-certificates curl
+
+binfmt() {
+	local dir=/proc/sys/fs/binfmt_misc
+	if [ ! -e "$dir/status" ]; then
+		[ "$(id -u)" -eq 0 ] || die "binfmt_misc is not mounted: as root, run: mount -t binfmt_misc binfmt_misc $dir"
+		say "mounting binfmt_misc"
+		mount -t binfmt_misc binfmt_misc "$dir"
+	fi
+	if [ ! -e "$dir/qemu-aarch64" ] || ! grep -qx enabled "$dir/qemu-aarch64"; then
+		[ "$(id -u)" -eq 0 ] || die "QEMU binfmt handlers are not registered: as root, run: update-binfmts --enable"
+		say "registering QEMU binfmt handlers"
+		update-binfmts --enable
+	fi
+	say "QEMU emulation ready: $(ls "$dir" | grep -c '^qemu-') binfmt handlers"
+}
+binfmt
+
 go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
 go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
+
+# buildkitd and buildctl, pinned in tools/buildkit/go.mod (go install refuses
+# buildkit's exclude lines, so a wrapper module builds them).
+BUILDKIT_VERSION=$(grep -oE 'github.com/moby/buildkit v[0-9.]+' tools/buildkit/go.mod | awk '{print $2}')
+[ -n "$BUILDKIT_VERSION" ] || die "tools/buildkit/go.mod names no github.com/moby/buildkit version"
+if [ -x "$BIN/buildkitd" ] && [ -x "$BIN/buildctl" ] && [ "$(cat "$BIN/.buildkit.version" 2>/dev/null)" = "$BUILDKIT_VERSION" ]; then
+	say "buildkitd and buildctl $BUILDKIT_VERSION present"
+else
+	say "building buildkitd and buildctl $BUILDKIT_VERSION (a minute or two)"
+	(cd tools/buildkit && CGO_ENABLED=0 go build -tags "osusergo netgo static_build seccomp" -o "$BIN/" \
+		github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
+	echo "$BUILDKIT_VERSION" >"$BIN/.buildkit.version"
+fi
+
+# The multi-arch busybox base image's root filesystems (no base image can be
+# pulled here).
+scripts/busybox-rootfs.sh
 
 say "building polyarch into bin/polyarch"
 go build -o "$BIN/polyarch" ./cmd/polyarch

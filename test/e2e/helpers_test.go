@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -44,7 +46,14 @@ func polyarchBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// polyarch finds buildkitd beside itself or on PATH; scripts/setup.sh
+	// installs it in the repository's bin/.
+	os.Setenv("PATH", filepath.Join(testutil.RepoRoot(), "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
 	code := m.Run()
+	if err := stopLocalBuilder(); err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		code = 1
+	}
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
@@ -164,3 +173,16 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// regexpLine reports whether some line of out matches pattern.
+func regexpLine(out, pattern string) bool {
+	re := regexp.MustCompile(pattern)
+	for _, l := range strings.Split(out, "\n") {
+		if re.MatchString(l) {
+			return true
+		}
+	}
+	return false
+}
+
+func regexpQuote(s string) string { return regexp.QuoteMeta(s) }
