@@ -16,7 +16,7 @@ import (
 // Nodes are the builder nodes of a config: the declared ones, and the
 // managed local node that emulates every other platform.
 type Nodes struct {
-	Remote []build.Node
+	Remote []*buildkit.Node
 	Local  *buildkit.Node
 	// LocalOptions start the local node on demand.
 	LocalOptions localnode.Options
@@ -48,7 +48,11 @@ func NodesFor(cfg *config.Config, local localnode.Options) *Nodes {
 
 // Route assigns jobs to nodes and starts the local node if any job needs it.
 func (n *Nodes) Route(ctx context.Context, jobs []build.Job) ([]build.Assignment, error) {
-	as, err := build.Route(jobs, n.Remote, n.Local)
+	remote := make([]build.Node, len(n.Remote))
+	for i, r := range n.Remote {
+		remote[i] = r
+	}
+	as, err := build.Route(jobs, remote, n.Local)
 	if err != nil {
 		return nil, err
 	}
@@ -71,4 +75,18 @@ func (n *Nodes) Describe(p v1.Platform) (node string, native bool) {
 		}
 	}
 	return n.Local.Name(), n.Local.Native(p)
+}
+
+// ForPlatform returns the node that serves p: its native node, else the
+// local node, started if needed.
+func (n *Nodes) ForPlatform(ctx context.Context, p v1.Platform) (*buildkit.Node, error) {
+	for _, r := range n.Remote {
+		if r.Native(p) {
+			return r, nil
+		}
+	}
+	if _, err := localnode.Start(ctx, n.LocalOptions); err != nil {
+		return nil, fmt.Errorf("starting the local builder node: %w", err)
+	}
+	return n.Local, nil
 }
