@@ -409,3 +409,42 @@ func sortedKeys(m map[string]string) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Job is one image to test: the target and its spec.
+type Job struct {
+	Target *Target
+	Spec   *Spec
+}
+
+// RunAll tests every job, a few at once, each on the executor nodeFor gives
+// its platform. Results come in job order.
+func RunAll(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.Platform) (Executor, error), o Options) ([]Result, error) {
+	results := make([][]Result, len(jobs))
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, 4)
+	done := make(chan struct{})
+	for i, j := range jobs {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			ex, err := nodeFor(ctx, j.Target.Platform)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			results[i], errs[i] = Run(ctx, j.Target, j.Spec, ex, o)
+		}()
+	}
+	for range jobs {
+		<-done
+	}
+	var out []Result
+	for i := range jobs {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, results[i]...)
+	}
+	return out, nil
+}

@@ -68,15 +68,17 @@ func (n *Node) Exec(ctx context.Context, ref string, p v1.Platform, log io.Write
 		if err != nil {
 			return nil, err
 		}
-		ctr, err := gw.NewContainer(ctx, gateway.NewContainerRequest{
-			Mounts:   []gateway.Mount{{Dest: "/", MountType: pb.MountType_BIND, Ref: root}},
-			Platform: pbPlatform,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("starting a %s container of %s: %w", platform.Format(p), ref, err)
-		}
-		defer ctr.Release(context.WithoutCancel(ctx))
+		// One container per process: the first process of a gateway
+		// container is its init, and the container ends with it.
 		run := func(ctx context.Context, proc Process) (int, error) {
+			ctr, err := gw.NewContainer(ctx, gateway.NewContainerRequest{
+				Mounts:   []gateway.Mount{{Dest: "/", MountType: pb.MountType_BIND, Ref: root}},
+				Platform: pbPlatform,
+			})
+			if err != nil {
+				return -1, fmt.Errorf("starting a %s container of %s: %w", platform.Format(p), ref, err)
+			}
+			defer ctr.Release(context.WithoutCancel(ctx))
 			stdout, stderr := nopWriteCloser{orDiscard(proc.Stdout)}, nopWriteCloser{orDiscard(proc.Stderr)}
 			cwd := proc.Cwd
 			if cwd == "" {

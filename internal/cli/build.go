@@ -50,7 +50,12 @@ func (f *projectFlags) plan(cfg *config.Config, args []string, noArchTags bool) 
 }
 
 func (f *projectFlags) localOptions(cfg *config.Config) localnode.Options {
-	return localnode.Options{Dir: f.builder, InsecureRegistries: loopbackRegistry(cfg)}
+	return localOptionsFor(cfg, f.builder)
+}
+
+// localOptionsFor locates the local builder node for a project.
+func localOptionsFor(cfg *config.Config, builderDir string) localnode.Options {
+	return localnode.Options{Dir: builderDir, InsecureRegistries: loopbackRegistry(cfg)}
 }
 
 // loopbackRegistry lists the config's registry when it is a loopback one.

@@ -40,7 +40,7 @@ func (f *nodeFlags) nodes() (*pipeline.Nodes, error) {
 			return nil, err
 		}
 	}
-	return pipeline.NodesFor(cfg, localnode.Options{Dir: f.builderDir, InsecureRegistries: loopbackRegistry(cfg)}), nil
+	return pipeline.NodesFor(cfg, localOptionsFor(cfg, f.builderDir)), nil
 }
 
 func (f *nodeFlags) nodeFor(ctx context.Context, p v1.Platform) (*buildkit.Node, error) {
