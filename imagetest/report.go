@@ -64,6 +64,7 @@ type junitSuites struct {
 
 type junitSuite struct {
 	Name  string      `xml:"name,attr"`
+	ID    int         `xml:"id,attr"`
 	Tests int         `xml:"tests,attr"`
 	Fails int         `xml:"failures,attr"`
 	Errs  int         `xml:"errors,attr"`
@@ -99,7 +100,7 @@ func WriteJUnit(w io.Writer, rs []Result) error {
 		if !ok {
 			i = len(doc.Suites)
 			byKey[key] = i
-			doc.Suites = append(doc.Suites, junitSuite{Name: r.Platform + " " + r.Image})
+			doc.Suites = append(doc.Suites, junitSuite{Name: r.Platform + " " + r.Image, ID: i})
 		}
 		s := &doc.Suites[i]
 		c := junitCase{Name: r.Kind + ": " + r.Name, Classname: "polyarch." + strings.ReplaceAll(r.Platform, "/", "_"), Time: seconds(r.Duration)}
