@@ -120,7 +120,13 @@ func (p *PlatformEntry) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // TestSpec is kept as YAML here and interpreted by the imagetest package.
-type TestSpec = yaml.Node
+type TestSpec struct{ Node yaml.Node }
+
+// UnmarshalYAML keeps the node as it is.
+func (t *TestSpec) UnmarshalYAML(n *yaml.Node) error {
+	t.Node = *n
+	return nil
+}
 
 // Load reads and validates a polyarch.yaml.
 func Load(path string) (*Config, error) {

@@ -11,5 +11,5 @@ func TestSpec(cfg *config.Config, img *config.Image) (*imagetest.Spec, error) {
 	if img.Test == nil {
 		return &imagetest.Spec{}, nil
 	}
-	return imagetest.DecodeSpec(cfg.File, img.Test)
+	return imagetest.DecodeSpec(cfg.File, &img.Test.Node)
 }

@@ -1,0 +1,165 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/polyarch/polyarch/pipeline"
+	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/report"
+)
+
+func newReleaseCmd(g *globals) *cobra.Command {
+	var (
+		f          projectFlags
+		rf         remoteFlags
+		registry   string
+		dryRun     bool
+		noArchTags bool
+		jsonReport string
+		htmlReport string
+		quietBuild bool
+	)
+	cmd := &cobra.Command{
+		Use:   "release [IMAGE[@VERSION]...]",
+		Short: "Build, push, test and publish: the whole pipeline, with an atomic publish",
+		Long: `Release images from polyarch.yaml: plan images x versions x platforms, build
+every platform in parallel on its node, push the arch-named refs, test each
+per-arch image by digest, then publish each image version's multi-arch index
+(and its extra tags, last), and check from every platform's point of view that
+the published name gives that platform's tested digest.
+
+An index is written only when every required platform built and passed its
+tests; otherwise the previously published index is left untouched and the
+failing image, version and platform are named. Optional platforms that fail
+are left out and reported. A rerun rebuilds from BuildKit's cache, skips tests
+that passed for the same digest and spec (their results are kept in the
+registry as referrers), and never republishes an unchanged index.
+
+A JSON report (--report) and a self-contained HTML report (--html, default
+.polyarch/report.html beside polyarch.yaml) describe every ref, digest,
+platform, node, duration and test result.`,
+		Example: `  polyarch release                      # every image
+  polyarch release builder@2.4          # one version of one image
+  polyarch release --dry-run            # the plan: refs, nodes, native or emulated
+  polyarch release --report run.json --html run.html`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := f.load()
+			if err != nil {
+				return err
+			}
+			if registry != "" {
+				cfg.Registry = registry
+			}
+			plan, err := f.plan(cfg, args, noArchTags)
+			if err != nil {
+				return err
+			}
+			nodes := pipeline.NodesFor(cfg, f.localOptions(cfg))
+			if dryRun {
+				printPlan(g.stdout, plan, nodes)
+				return nil
+			}
+			var buildLog io.Writer
+			if !quietBuild {
+				buildLog = g.stderr
+			}
+			rep, relErr := pipeline.Release(ctx, plan, nodes, pipeline.ReleaseOptions{
+				LogDir: f.logs(cfg), Remote: rf.client().Remote(ctx), Events: g.stdout, BuildLog: buildLog,
+			})
+			if rep == nil {
+				return relErr
+			}
+			if jsonReport != "" {
+				if err := writeFile(jsonReport, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
+					return err
+				}
+			}
+			if htmlReport == "" {
+				htmlReport = filepath.Join(cfg.Dir, ".polyarch", "report.html")
+			}
+			if err := writeFile(htmlReport, func(w io.Writer) error { return report.WriteHTML(w, rep) }); err != nil {
+				return err
+			}
+			printSummary(g.stdout, rep)
+			fmt.Fprintf(g.stdout, "report: %s\n", htmlReport)
+			return relErr
+		},
+	}
+	f.register(cmd)
+	rf.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&registry, "registry", "", "registry for repositories that name none (overrides polyarch.yaml's registry:)")
+	fl.BoolVar(&dryRun, "dry-run", false, "print the plan: every ref to be pushed, the node of each platform, native or emulated")
+	fl.BoolVar(&noArchTags, "no-arch-tags", false, "push per-arch images by digest only, into the index's repository")
+	fl.StringVar(&jsonReport, "report", "", "write the run report as JSON to this file")
+	fl.StringVar(&htmlReport, "html", "", "write the HTML report here (default .polyarch/report.html beside polyarch.yaml)")
+	fl.BoolVar(&quietBuild, "quiet-build", false, "do not stream BuildKit's progress (each build's log is still kept)")
+	return cmd
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func printPlan(w io.Writer, plan *pipeline.Plan, nodes *pipeline.Nodes) {
+	for _, u := range plan.Units {
+		fmt.Fprintf(w, "%s: index %s", u.Name(), u.IndexRef())
+		if len(u.Tags) > 1 {
+			fmt.Fprintf(w, " (also tagged %s)", strings.Join(u.Tags[1:], ", "))
+		}
+		fmt.Fprintln(w)
+		for _, t := range u.Targets {
+			node, native := nodes.Describe(t.Platform)
+			opt := ""
+			if t.Optional {
+				opt = " (optional)"
+			}
+			ref := t.Job.Ref
+			if t.Job.ByDigest {
+				ref += "@<digest>"
+			}
+			fmt.Fprintf(w, "  %-14s %s on %s, %s%s\n", platform.Format(t.Platform), ref, node, mode(native), opt)
+		}
+	}
+}
+
+func mode(native bool) string {
+	if native {
+		return "native"
+	}
+	return "emulated"
+}
+
+func printSummary(w io.Writer, rep *pipeline.Report) {
+	fmt.Fprintln(w)
+	for _, u := range rep.Units {
+		fmt.Fprintf(w, "%-20s %-14s %s %s\n", u.Name, u.Status, u.IndexRef, short(u.Digest))
+		for _, t := range u.Targets {
+			if t.Status != pipeline.StatusPassed {
+				first, _, _ := strings.Cut(t.Error, "\n")
+				fmt.Fprintf(w, "  %-14s %s: %s\n", t.Platform, t.Status, first)
+			}
+		}
+		if u.Reason != "" {
+			fmt.Fprintf(w, "  %s\n", u.Reason)
+		}
+	}
+}

@@ -1,0 +1,366 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/polyarch/polyarch/build"
+	"github.com/polyarch/polyarch/imagetest"
+	"github.com/polyarch/polyarch/index"
+	"github.com/polyarch/polyarch/platform"
+)
+
+// ReleaseOptions tune Release.
+type ReleaseOptions struct {
+	// LogDir keeps each build's log.
+	LogDir string
+	// Remote reaches the registry.
+	Remote []remote.Option
+	// Events receives one line per step (built, tested, published...).
+	Events io.Writer
+	// BuildLog receives BuildKit's progress of every build, prefixed.
+	BuildLog io.Writer
+	// Ignore are globs the layer scan skips.
+	Ignore []string
+}
+
+// Status of a target or unit in a report.
+const (
+	StatusPassed    = "passed"
+	StatusBuildFail = "build failed"
+	StatusTestFail  = "tests failed"
+	StatusSkipped   = "not run"
+	StatusPublished = "published"
+	StatusUnchanged = "unchanged"
+	StatusBlocked   = "not published"
+	StatusLeftOut   = "left out (optional)"
+)
+
+// Report is what a release did; it is also the JSON of --report.
+type Report struct {
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"duration"`
+	OK       bool          `json:"ok"`
+	Units    []*UnitReport `json:"units"`
+}
+
+// UnitReport is one image version.
+type UnitReport struct {
+	Name      string `json:"name"`
+	Image     string `json:"image"`
+	Version   string `json:"version"`
+	IndexRef  string `json:"index"`
+	Tags      []string
+	Status    string             `json:"status"`
+	Digest    string             `json:"digest,omitempty"`
+	MediaType string             `json:"mediaType,omitempty"`
+	Reason    string             `json:"reason,omitempty"`
+	Targets   []*TargetReport    `json:"targets"`
+	Resolved  []index.Resolution `json:"resolved,omitempty"`
+}
+
+// TargetReport is one platform of a unit.
+type TargetReport struct {
+	Platform    string             `json:"platform"`
+	Optional    bool               `json:"optional"`
+	Ref         string             `json:"ref"`
+	Node        string             `json:"node"`
+	Native      bool               `json:"native"`
+	Digest      string             `json:"digest,omitempty"`
+	Size        int64              `json:"size,omitempty"`
+	BuildTime   time.Duration      `json:"buildDuration"`
+	TestTime    time.Duration      `json:"testDuration"`
+	Status      string             `json:"status"`
+	Error       string             `json:"error,omitempty"`
+	LogFile     string             `json:"log,omitempty"`
+	Tests       []imagetest.Result `json:"tests,omitempty"`
+	TestsReused bool               `json:"testsReused,omitempty"`
+}
+
+// ErrReleaseFailed is returned (wrapped) when any unit was not published.
+var ErrReleaseFailed = errors.New("release failed")
+
+// Release builds every target of the plan, tests each built image by digest
+// on its node, then publishes each unit whose required targets all passed
+// (its tags last), and checks from every platform's point of view that the
+// published name gives the tested digest. A unit with a failed required
+// target is not published: whatever its tags named before stays as it was.
+func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*Report, error) {
+	rep := &Report{Started: time.Now()}
+	event := func(format string, args ...any) {
+		if o.Events != nil {
+			fmt.Fprintf(o.Events, format+"\n", args...)
+		}
+	}
+	type slot struct {
+		unit   *UnitReport
+		target *TargetReport
+		t      *Target
+		u      *Unit
+	}
+	var slots []slot
+	for _, u := range plan.Units {
+		ur := &UnitReport{Name: u.Name(), Image: u.Image.Name, Version: u.Version, IndexRef: u.IndexRef(), Tags: u.Tags}
+		rep.Units = append(rep.Units, ur)
+		for _, t := range u.Targets {
+			node, native := nodes.Describe(t.Platform)
+			tr := &TargetReport{Platform: platform.Format(t.Platform), Optional: t.Optional, Ref: t.Job.Ref, Node: node, Native: native, Status: StatusSkipped}
+			ur.Targets = append(ur.Targets, tr)
+			slots = append(slots, slot{unit: ur, target: tr, t: t, u: u})
+		}
+	}
+
+	// 1. Build everything, in parallel on its node.
+	as, err := nodes.Route(ctx, plan.Jobs())
+	if err != nil {
+		return nil, err
+	}
+	event("building %d images on %s", len(as), nodeNames(as))
+	results := build.Run(ctx, as, build.RunOptions{LogDir: o.LogDir, Console: o.BuildLog})
+	for i, r := range results {
+		tr := slots[i].target
+		tr.Node, tr.Native, tr.BuildTime, tr.LogFile = r.Node, r.Native, r.Duration, r.LogFile
+		if r.Err != nil {
+			tr.Status, tr.Error = StatusBuildFail, r.Err.Error()
+			if tail := build.Tail(r.LogFile, 12); tail != "" {
+				tr.Error += "\n" + tail
+			}
+			event("[%s %s] build FAILED on %s: %v", slots[i].unit.Name, tr.Platform, r.Node, r.Err)
+			continue
+		}
+		tr.Digest = r.Output.Digest
+		event("[%s %s] built %s on %s (%s, %s)", slots[i].unit.Name, tr.Platform, short(tr.Digest), r.Node, mode(r.Native), r.Duration.Round(100*time.Millisecond))
+	}
+
+	// 2. Test each built image by digest, unless it passed the same spec before.
+	var jobs []imagetest.Job
+	var jobSlots []int
+	for i, s := range slots {
+		if s.target.Digest == "" {
+			continue
+		}
+		ref, err := digestRef(s.t.Job, s.target.Digest)
+		if err != nil {
+			return nil, err
+		}
+		t, err := imagetest.TargetByDigest(ctx, ref, o.Remote...)
+		if err != nil {
+			s.target.Status, s.target.Error = StatusTestFail, err.Error()
+			continue
+		}
+		s.target.Size = imageSize(t.Image)
+		spec, err := TestSpec(plan.Config, s.u.Image)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := passedBefore(ctx, ref, spec, o.Remote); ok {
+			s.target.Tests, s.target.TestsReused, s.target.Status = prev, true, StatusPassed
+			event("[%s %s] tests passed before for %s: not rerun", s.unit.Name, s.target.Platform, short(s.target.Digest))
+			continue
+		}
+		jobs = append(jobs, imagetest.Job{Target: t, Spec: spec})
+		jobSlots = append(jobSlots, i)
+	}
+	if len(jobs) > 0 {
+		event("testing %d images", len(jobs))
+		var mu sync.Mutex
+		testResults := make([][]imagetest.Result, len(jobs))
+		testErrs := make([]error, len(jobs))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 4)
+		for k, j := range jobs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				start := time.Now()
+				ex, err := nodes.ForPlatform(ctx, j.Target.Platform)
+				if err == nil {
+					testResults[k], err = imagetest.Run(ctx, j.Target, j.Spec, ex, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore})
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				testErrs[k] = err
+				slots[jobSlots[k]].target.TestTime = time.Since(start)
+			}()
+		}
+		wg.Wait()
+		for k := range jobs {
+			s := slots[jobSlots[k]]
+			s.target.Tests = testResults[k]
+			sum := imagetest.Summarize(testResults[k])
+			switch {
+			case testErrs[k] != nil:
+				s.target.Status, s.target.Error = StatusTestFail, testErrs[k].Error()
+				event("[%s %s] tests could not run: %v", s.unit.Name, s.target.Platform, testErrs[k])
+			case sum.Failed > 0:
+				s.target.Status = StatusTestFail
+				var msgs []string
+				for _, r := range testResults[k] {
+					if r.Failed() {
+						msgs = append(msgs, r.Kind+": "+r.Name+": "+r.Message)
+					}
+				}
+				s.target.Error = strings.Join(msgs, "\n")
+				event("[%s %s] %d of %d tests FAILED", s.unit.Name, s.target.Platform, sum.Failed, len(testResults[k]))
+			default:
+				s.target.Status = StatusPassed
+				event("[%s %s] %d tests passed (%s)", s.unit.Name, s.target.Platform, sum.Passed, s.target.TestTime.Round(100*time.Millisecond))
+				if err := recordPass(ctx, jobs[k], testResults[k], o.Remote); err != nil {
+					event("[%s %s] could not record the test result (%v): the next run will test again", s.unit.Name, s.target.Platform, err)
+				}
+			}
+		}
+	}
+
+	// 3. Publish each unit whose required targets all passed.
+	rep.OK = true
+	for ui, u := range plan.Units {
+		ur := rep.Units[ui]
+		var failed []string
+		var sources []index.Source
+		for ti, t := range u.Targets {
+			tr := ur.Targets[ti]
+			if tr.Status != StatusPassed {
+				if t.Optional {
+					tr.Status += "; " + StatusLeftOut
+					continue
+				}
+				failed = append(failed, tr.Platform+" ("+tr.Status+")")
+				continue
+			}
+			ref, _ := digestRef(t.Job, tr.Digest)
+			p := t.Platform
+			sources = append(sources, index.Source{Ref: ref, Platform: &p})
+		}
+		if len(failed) > 0 || len(sources) == 0 {
+			ur.Status = StatusBlocked
+			ur.Reason = "required platforms failed: " + strings.Join(failed, ", ")
+			if len(failed) == 0 {
+				ur.Reason = "every platform is optional and none passed"
+			}
+			rep.OK = false
+			event("[%s] NOT published: %s; %s is left as it was", ur.Name, ur.Reason, ur.IndexRef)
+			continue
+		}
+		target, err := name.ParseReference(u.IndexRef())
+		if err != nil {
+			return nil, err
+		}
+		res, err := index.Publish(ctx, index.Request{Target: target, Tags: u.Tags[1:], Sources: sources, Annotations: indexAnnotations(u)}, o.Remote...)
+		if err != nil {
+			ur.Status, ur.Reason = StatusBlocked, err.Error()
+			rep.OK = false
+			event("[%s] publishing FAILED: %v", ur.Name, err)
+			continue
+		}
+		ur.Digest, ur.MediaType = res.Digest, string(res.MediaType)
+		ur.Status = StatusPublished
+		if res.Unchanged {
+			ur.Status = StatusUnchanged
+		}
+		event("[%s] %s %s %s", ur.Name, ur.Status, ur.IndexRef, short(res.Digest))
+
+		// 4. Every platform's view of the published name gives its tested digest.
+		r, err := index.NewResolver(ctx, target, o.Remote...)
+		if err != nil {
+			ur.Reason = "published, but could not be read back: " + err.Error()
+			rep.OK = false
+			continue
+		}
+		for ti, t := range u.Targets {
+			tr := ur.Targets[ti]
+			if tr.Status != StatusPassed {
+				continue
+			}
+			res := r.Resolve(t.Platform)
+			ur.Resolved = append(ur.Resolved, res)
+			if !res.Found || res.Digest != tr.Digest {
+				ur.Reason = fmt.Sprintf("a %s host pulling %s gets %s, not the tested %s", tr.Platform, ur.IndexRef, res.Digest, tr.Digest)
+				rep.OK = false
+				event("[%s] CHECK FAILED: %s", ur.Name, ur.Reason)
+			}
+		}
+	}
+	rep.Duration = time.Since(rep.Started)
+	if !rep.OK {
+		var names []string
+		for _, ur := range rep.Units {
+			if ur.Status != StatusPublished && ur.Status != StatusUnchanged || ur.Reason != "" {
+				names = append(names, ur.Name)
+			}
+		}
+		return rep, fmt.Errorf("%w: %s", ErrReleaseFailed, strings.Join(names, ", "))
+	}
+	return rep, nil
+}
+
+func digestRef(j build.Job, digest string) (name.Digest, error) {
+	repo := j.Ref
+	if !j.ByDigest {
+		r, err := name.ParseReference(j.Ref)
+		if err != nil {
+			return name.Digest{}, err
+		}
+		repo = r.Context().String()
+	}
+	return name.NewDigest(repo + "@" + digest)
+}
+
+func indexAnnotations(u *Unit) map[string]string {
+	a := u.Git.Annotations(u.Version)
+	for k, v := range u.Image.Annotations {
+		a[k] = v
+	}
+	return a
+}
+
+func imageSize(img v1.Image) int64 {
+	m, err := img.Manifest()
+	if err != nil {
+		return 0
+	}
+	n := m.Config.Size
+	for _, l := range m.Layers {
+		n += l.Size
+	}
+	return n
+}
+
+func nodeNames(as []build.Assignment) string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range as {
+		if !seen[a.Node.Name()] {
+			seen[a.Node.Name()] = true
+			out = append(out, a.Node.Name())
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
+func mode(native bool) string {
+	if native {
+		return "native"
+	}
+	return "emulated"
+}
+
+func short(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}

@@ -1,0 +1,157 @@
+// Package report writes a release's run report: JSON for machines, and a
+// self-contained HTML page for people: a matrix of image versions x
+// platforms, each cell with its status, digest, size, duration, node (native
+// or emulated) and tests.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/polyarch/polyarch/imagetest"
+	"github.com/polyarch/polyarch/pipeline"
+)
+
+// WriteJSON writes the report as indented JSON.
+func WriteJSON(w io.Writer, r *pipeline.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+type cell struct {
+	*pipeline.TargetReport
+	Class, Passed, Failed string
+	Failures              []imagetest.Result
+}
+
+type row struct {
+	*pipeline.UnitReport
+	Class string
+	Cells []*cell // one per column; nil where the unit lacks the platform
+}
+
+type page struct {
+	Started   string
+	Duration  string
+	OK        bool
+	Platforms []string
+	Rows      []row
+}
+
+// WriteHTML writes the report as one HTML page with no external resources.
+func WriteHTML(w io.Writer, r *pipeline.Report) error {
+	p := page{Started: r.Started.UTC().Format(time.RFC3339), Duration: r.Duration.Round(time.Second).String(), OK: r.OK}
+	seen := map[string]bool{}
+	for _, u := range r.Units {
+		for _, t := range u.Targets {
+			if !seen[t.Platform] {
+				seen[t.Platform] = true
+				p.Platforms = append(p.Platforms, t.Platform)
+			}
+		}
+	}
+	sort.Strings(p.Platforms)
+	for _, u := range r.Units {
+		rw := row{UnitReport: u, Class: unitClass(u.Status)}
+		for _, plat := range p.Platforms {
+			var c *cell
+			for _, t := range u.Targets {
+				if t.Platform == plat {
+					c = &cell{TargetReport: t, Class: targetClass(t.Status)}
+					s := imagetest.Summarize(t.Tests)
+					c.Passed, c.Failed = fmt.Sprint(s.Passed), fmt.Sprint(s.Failed)
+					for _, tr := range t.Tests {
+						if tr.Failed() {
+							c.Failures = append(c.Failures, tr)
+						}
+					}
+				}
+			}
+			rw.Cells = append(rw.Cells, c)
+		}
+		p.Rows = append(p.Rows, rw)
+	}
+	return pageTemplate.Execute(w, p)
+}
+
+func unitClass(status string) string {
+	switch status {
+	case pipeline.StatusPublished, pipeline.StatusUnchanged:
+		return "ok"
+	}
+	return "bad"
+}
+
+func targetClass(status string) string {
+	switch {
+	case status == pipeline.StatusPassed:
+		return "ok"
+	case strings.Contains(status, pipeline.StatusLeftOut):
+		return "warn"
+	case status == pipeline.StatusSkipped:
+		return "none"
+	}
+	return "bad"
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n > 0:
+		return fmt.Sprintf("%d B", n)
+	}
+	return ""
+}
+
+func duration(d time.Duration) string { return d.Round(100 * time.Millisecond).String() }
+
+var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
+	"short": shortDigest, "size": size, "dur": duration,
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>polyarch release {{if .OK}}passed{{else}}FAILED{{end}}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
+h1{font-size:1.4em} .verdict.ok{color:#17692c} .verdict.bad{color:#b00020}
+table{border-collapse:collapse;margin-top:1em} th,td{border:1px solid #ccc;padding:.5em;vertical-align:top;text-align:left}
+th{background:#f4f4f4} td.ok{background:#e6f4ea} td.bad{background:#fdecea} td.warn{background:#fff6e0} td.none{background:#f7f7f7;color:#888}
+code{font-size:12px} .status{font-weight:600;text-transform:uppercase;font-size:12px} .small{font-size:12px;color:#555}
+pre{white-space:pre-wrap;font-size:12px;margin:.3em 0;max-width:36em}
+</style></head><body>
+<h1>polyarch release: <span class="verdict {{if .OK}}ok{{else}}bad{{end}}">{{if .OK}}every image published{{else}}FAILED{{end}}</span></h1>
+<p class="small">started {{.Started}}, took {{.Duration}}</p>
+<table>
+<tr><th>image</th>{{range .Platforms}}<th>{{.}}</th>{{end}}</tr>
+{{range .Rows}}<tr>
+<td class="{{.Class}}"><b>{{.Name}}</b><br><span class="status">{{.Status}}</span><br><code>{{.IndexRef}}</code>
+{{if .Digest}}<br><code title="{{.Digest}}">{{.Digest}}</code>{{end}}
+{{if .Reason}}<pre>{{.Reason}}</pre>{{end}}</td>
+{{range .Cells}}{{if .}}<td class="{{.Class}}" data-platform="{{.Platform}}">
+<span class="status">{{.Status}}</span>{{if .Optional}} <span class="small">(optional)</span>{{end}}<br>
+{{if .Digest}}<code title="{{.Digest}}">{{.Digest}}</code><br>{{end}}
+<span class="small">{{if .Native}}native{{else}}emulated{{end}} on {{.Node}}{{if .Size}} · {{size .Size}}{{end}} · build {{dur .BuildTime}}{{if .TestTime}} · tests {{dur .TestTime}}{{end}}</span><br>
+{{if .Tests}}<span class="small">tests: {{.Passed}} passed, {{.Failed}} failed{{if .TestsReused}} (passed before, not rerun){{end}}</span>{{end}}
+{{range .Failures}}<pre>✗ {{.Kind}}: {{.Name}}
+{{.Message}}</pre>{{end}}
+{{if and .Error (not .Failures)}}<pre>{{.Error}}</pre>{{end}}
+</td>{{else}}<td class="none">—</td>{{end}}{{end}}
+</tr>{{end}}
+</table>
+</body></html>
+`))
