@@ -236,15 +236,16 @@ func commandTest(ctx context.Context, run buildkit.RunFunc, t *Target, c Command
 }
 
 // matchAll checks regular expressions that must and must not match text.
+// They are multi-line: ^ and $ match at the start and end of each line.
 func matchAll(what, text string, must, mustNot []string) []string {
 	var problems []string
 	for _, m := range must {
-		if !regexp.MustCompile(m).MatchString(text) {
+		if !lineRegexp(m).MatchString(text) {
 			problems = append(problems, fmt.Sprintf("%s: expected a match for %q, got %s", what, m, quoteShort(text)))
 		}
 	}
 	for _, m := range mustNot {
-		if re := regexp.MustCompile(m); re.MatchString(text) {
+		if re := lineRegexp(m); re.MatchString(text) {
 			problems = append(problems, fmt.Sprintf("%s: expected no match for %q, got %q in %s", what, m, re.FindString(text), quoteShort(text)))
 		}
 	}
@@ -448,3 +449,7 @@ func RunAll(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.Pl
 	}
 	return out, nil
 }
+
+// lineRegexp compiles a spec's regular expression in multi-line mode
+// (validated when the spec was read).
+func lineRegexp(expr string) *regexp.Regexp { return regexp.MustCompile("(?m)" + expr) }

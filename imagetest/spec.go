@@ -51,7 +51,8 @@ type CommandTest struct {
 	// ExitCode expected (default 0).
 	ExitCode int `yaml:"exitCode"`
 	// Stdout and Stderr are regular expressions that must match; the Not
-	// forms must not match.
+	// forms must not match. They are multi-line: ^ and $ match at the start
+	// and end of each line of output.
 	Stdout    []string `yaml:"stdout"`
 	StdoutNot []string `yaml:"stdoutNot"`
 	Stderr    []string `yaml:"stderr"`
@@ -190,7 +191,7 @@ func (s *Spec) check(file string) error {
 		}
 		for _, re := range [][]string{c.Stdout, c.StdoutNot, c.Stderr, c.StderrNot} {
 			for _, r := range re {
-				if _, err := regexp.Compile(r); err != nil {
+				if _, err := regexp.Compile("(?m)" + r); err != nil {
 					bad(c.line, "%s: regular expression %q: %v", where, r, err)
 				}
 			}

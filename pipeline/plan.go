@@ -195,6 +195,11 @@ func planUnit(cfg *config.Config, img *config.Image, cu config.Unit, o Options) 
 			args[k] = v
 		}
 	}
+	// Dockerfiles can name their base image in the project's registry:
+	// ARG POLYARCH_REGISTRY / FROM ${POLYARCH_REGISTRY}/base/busybox.
+	if _, set := args["POLYARCH_REGISTRY"]; !set && cfg.Registry != "" {
+		args["POLYARCH_REGISTRY"] = cfg.Registry
+	}
 	if _, set := args["SOURCE_DATE_EPOCH"]; !set && git.Epoch != "" {
 		args["SOURCE_DATE_EPOCH"] = git.Epoch
 	}
