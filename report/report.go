@@ -131,7 +131,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.4em} .verdict.ok{color:#17692c} .verdict.bad{color:#b00020}
 table{border-collapse:collapse;margin-top:1em} th,td{border:1px solid #ccc;padding:.5em;vertical-align:top;text-align:left}
 th{background:#f4f4f4} td.ok{background:#e6f4ea} td.bad{background:#fdecea} td.warn{background:#fff6e0} td.none{background:#f7f7f7;color:#888}
-code{font-size:12px} .status{font-weight:600;text-transform:uppercase;font-size:12px} .small{font-size:12px;color:#555}
+code{font-size:12px;word-break:break-all} .status{font-weight:600;text-transform:uppercase;font-size:12px} .small{font-size:12px;color:#555}
 pre{white-space:pre-wrap;font-size:12px;margin:.3em 0;max-width:36em}
 </style></head><body>
 <h1>polyarch release: <span class="verdict {{if .OK}}ok{{else}}bad{{end}}">{{if .OK}}every image published{{else}}FAILED{{end}}</span></h1>
@@ -140,16 +140,16 @@ pre{white-space:pre-wrap;font-size:12px;margin:.3em 0;max-width:36em}
 <tr><th>image</th>{{range .Platforms}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr>
 <td class="{{.Class}}"><b>{{.Name}}</b><br><span class="status">{{.Status}}</span><br><code>{{.IndexRef}}</code>
-{{if .Digest}}<br><code title="{{.Digest}}">{{.Digest}}</code>{{end}}
+{{if .Digest}}<br><code class="digest" title="{{.Digest}}">{{short .Digest}}</code>{{end}}
 {{if .Reason}}<pre>{{.Reason}}</pre>{{end}}</td>
 {{range .Cells}}{{if .}}<td class="{{.Class}}" data-platform="{{.Platform}}">
 <span class="status">{{.Status}}</span>{{if .Optional}} <span class="small">(optional)</span>{{end}}<br>
-{{if .Digest}}<code title="{{.Digest}}">{{.Digest}}</code><br>{{end}}
+{{if .Digest}}<code class="digest" title="{{.Digest}}">{{short .Digest}}</code><br>{{end}}
 <span class="small">{{if .Native}}native{{else}}emulated{{end}} on {{.Node}}{{if .Size}} · {{size .Size}}{{end}} · build {{dur .BuildTime}}{{if .TestTime}} · tests {{dur .TestTime}}{{end}}</span><br>
 {{if .Tests}}<span class="small">tests: {{.Passed}} passed, {{.Failed}} failed{{if .TestsReused}} (passed before, not rerun){{end}}</span>{{end}}
 {{range .Failures}}<pre>✗ {{.Kind}}: {{.Name}}
 {{.Message}}</pre>{{end}}
-{{if and .Error (not .Failures)}}<pre>{{.Error}}</pre>{{end}}
+{{if and .Error (not .Failures)}}<details open><summary class="small">error and log tail{{if .LogFile}} (whole log: <code>{{.LogFile}}</code>){{end}}</summary><pre>{{.Error}}</pre></details>{{end}}
 </td>{{else}}<td class="none">—</td>{{end}}{{end}}
 </tr>{{end}}
 </table>
