@@ -49,8 +49,8 @@ go_tool() { # name module version
 
 # Builds: runc for buildkitd's OCI worker, QEMU user-mode emulation through
 # binfmt_misc for foreign platforms. skopeo, crane and regctl are independent
-# clients the tests check results with.
-apt_install runc qemu-user-static binfmt-support skopeo ca-certificates curl
+# clients the tests check results with; chromium renders the HTML report in a test.
+apt_install runc qemu-user-static binfmt-support skopeo ca-certificates curl chromium
 
 binfmt() {
 	local dir=/proc/sys/fs/binfmt_misc
