@@ -93,6 +93,7 @@ tail and error, the others go on, and the exit status is 1.`,
 				return err
 			}
 			nodes := pipeline.NodesFor(cfg, f.localOptions(cfg))
+			warnEmulatedCompiles(g, plan, nodes)
 			as, err := nodes.Route(cmd.Context(), plan.Jobs())
 			if err != nil {
 				return err
@@ -141,4 +142,14 @@ func buildFailures(w io.Writer, rs []build.Result) error {
 		return fmt.Errorf("%d of %d builds failed", failed, len(rs))
 	}
 	return nil
+}
+
+// warnEmulatedCompiles prints lint's emulation warnings before a build.
+func warnEmulatedCompiles(g *globals, plan *pipeline.Plan, nodes *pipeline.Nodes) {
+	fs, err := pipeline.Lint(plan, nodes)
+	if err != nil {
+		fmt.Fprintf(g.stderr, "warning: lint: %v\n", err)
+		return
+	}
+	printLint(g.stderr, fs)
 }

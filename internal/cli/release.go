@@ -66,6 +66,7 @@ platform, node, duration and test result.`,
 				printPlan(g.stdout, plan, nodes)
 				return nil
 			}
+			warnEmulatedCompiles(g, plan, nodes)
 			var buildLog io.Writer
 			if !quietBuild {
 				buildLog = g.stderr
