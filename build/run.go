@@ -52,6 +52,10 @@ type RunOptions struct {
 	// Console, when set, receives every build's progress as plain lines
 	// prefixed with the job's name.
 	Console io.Writer
+	// OnStart and OnDone, when set, are called as each build starts and ends
+	// (from the build's goroutine), with its index in the assignments.
+	OnStart func(i int, a Assignment)
+	OnDone  func(i int, r Result)
 }
 
 // Run builds every assignment, in parallel up to each node's capacity. A
@@ -92,7 +96,13 @@ func Run(ctx context.Context, as []Assignment, o RunOptions) []Result {
 				return
 			}
 			defer func() { <-sem }()
+			if o.OnStart != nil {
+				o.OnStart(i, a)
+			}
 			results[i] = runOne(ctx, a, o.LogDir, console)
+			if o.OnDone != nil {
+				o.OnDone(i, results[i])
+			}
 		}()
 	}
 	wg.Wait()

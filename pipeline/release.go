@@ -26,8 +26,9 @@ type ReleaseOptions struct {
 	LogDir string
 	// Remote reaches the registry.
 	Remote []remote.Option
-	// Events receives one line per step (built, tested, published...).
-	Events io.Writer
+	// OnEvent, when set, is called at every step (build started and done,
+	// tests done, published...), possibly from several goroutines at once.
+	OnEvent func(Event)
 	// BuildLog receives BuildKit's progress of every build, prefixed.
 	BuildLog io.Writer
 	// Ignore are globs the layer scan skips.
@@ -97,9 +98,12 @@ var ErrReleaseFailed = errors.New("release failed")
 // target is not published: whatever its tags named before stays as it was.
 func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*Report, error) {
 	rep := &Report{Started: time.Now()}
-	event := func(format string, args ...any) {
-		if o.Events != nil {
-			fmt.Fprintf(o.Events, format+"\n", args...)
+	var evMu sync.Mutex
+	emit := func(e Event) {
+		if o.OnEvent != nil {
+			evMu.Lock()
+			defer evMu.Unlock()
+			o.OnEvent(e)
 		}
 	}
 	type slot struct {
@@ -125,22 +129,29 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	event("building %d images on %s", len(as), nodeNames(as))
-	results := build.Run(ctx, as, build.RunOptions{LogDir: o.LogDir, Console: o.BuildLog})
-	for i, r := range results {
-		tr := slots[i].target
-		tr.Node, tr.Native, tr.BuildTime, tr.LogFile = r.Node, r.Native, r.Duration, r.LogFile
-		if r.Err != nil {
-			tr.Status, tr.Error = StatusBuildFail, r.Err.Error()
-			if tail := build.Tail(r.LogFile, 12); tail != "" {
-				tr.Error += "\n" + tail
+	emit(Event{Stage: StageBuild, Text: fmt.Sprintf("building %d images on %s", len(as), nodeNames(as))})
+	build.Run(ctx, as, build.RunOptions{LogDir: o.LogDir, Console: o.BuildLog,
+		OnStart: func(i int, a build.Assignment) {
+			emit(Event{Unit: slots[i].unit.Name, Platform: slots[i].target.Platform, Stage: StageBuild, State: StateRunning,
+				Text: fmt.Sprintf("[%s %s] building on %s (%s)", slots[i].unit.Name, slots[i].target.Platform, a.Node.Name(), mode(a.Native))})
+		},
+		OnDone: func(i int, r build.Result) {
+			tr := slots[i].target
+			tr.Node, tr.Native, tr.BuildTime, tr.LogFile = r.Node, r.Native, r.Duration, r.LogFile
+			if r.Err != nil {
+				tr.Status, tr.Error = StatusBuildFail, r.Err.Error()
+				if tail := build.Tail(r.LogFile, 12); tail != "" {
+					tr.Error += "\n" + tail
+				}
+				emit(Event{Unit: slots[i].unit.Name, Platform: tr.Platform, Stage: StageBuild, State: StateFailed,
+					Text: fmt.Sprintf("[%s %s] build FAILED on %s: %v", slots[i].unit.Name, tr.Platform, r.Node, r.Err)})
+				return
 			}
-			event("[%s %s] build FAILED on %s: %v", slots[i].unit.Name, tr.Platform, r.Node, r.Err)
-			continue
-		}
-		tr.Digest = r.Output.Digest
-		event("[%s %s] built %s on %s (%s, %s)", slots[i].unit.Name, tr.Platform, short(tr.Digest), r.Node, mode(r.Native), r.Duration.Round(100*time.Millisecond))
-	}
+			tr.Digest = r.Output.Digest
+			emit(Event{Unit: slots[i].unit.Name, Platform: tr.Platform, Stage: StageBuild, State: StateDone,
+				Text: fmt.Sprintf("[%s %s] built %s on %s (%s, %s)", slots[i].unit.Name, tr.Platform, short(tr.Digest), r.Node, mode(r.Native), r.Duration.Round(100*time.Millisecond))})
+		},
+	})
 
 	// 2. Test each built image by digest, unless it passed the same spec before.
 	var jobs []imagetest.Job
@@ -165,14 +176,15 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 		}
 		if prev, ok := passedBefore(ctx, ref, spec, o.Remote); ok {
 			s.target.Tests, s.target.TestsReused, s.target.Status = prev, true, StatusPassed
-			event("[%s %s] tests passed before for %s: not rerun", s.unit.Name, s.target.Platform, short(s.target.Digest))
+			emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateDone,
+				Text: fmt.Sprintf("[%s %s] tests passed before for %s: not rerun", s.unit.Name, s.target.Platform, short(s.target.Digest))})
 			continue
 		}
 		jobs = append(jobs, imagetest.Job{Target: t, Spec: spec})
 		jobSlots = append(jobSlots, i)
 	}
 	if len(jobs) > 0 {
-		event("testing %d images", len(jobs))
+		emit(Event{Stage: StageTest, Text: fmt.Sprintf("testing %d images", len(jobs))})
 		var mu sync.Mutex
 		testResults := make([][]imagetest.Result, len(jobs))
 		testErrs := make([]error, len(jobs))
@@ -185,6 +197,9 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				start := time.Now()
+				s := slots[jobSlots[k]]
+				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateRunning,
+					Text: fmt.Sprintf("[%s %s] testing %s", s.unit.Name, s.target.Platform, short(s.target.Digest))})
 				ex, err := nodes.ForPlatform(ctx, j.Target.Platform)
 				if err == nil {
 					testResults[k], err = imagetest.Run(ctx, j.Target, j.Spec, ex, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore})
@@ -203,7 +218,8 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 			switch {
 			case testErrs[k] != nil:
 				s.target.Status, s.target.Error = StatusTestFail, testErrs[k].Error()
-				event("[%s %s] tests could not run: %v", s.unit.Name, s.target.Platform, testErrs[k])
+				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateFailed,
+					Text: fmt.Sprintf("[%s %s] tests could not run: %v", s.unit.Name, s.target.Platform, testErrs[k])})
 			case sum.Failed > 0:
 				s.target.Status = StatusTestFail
 				var msgs []string
@@ -213,12 +229,15 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 					}
 				}
 				s.target.Error = strings.Join(msgs, "\n")
-				event("[%s %s] %d of %d tests FAILED", s.unit.Name, s.target.Platform, sum.Failed, len(testResults[k]))
+				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateFailed,
+					Text: fmt.Sprintf("[%s %s] %d of %d tests FAILED", s.unit.Name, s.target.Platform, sum.Failed, len(testResults[k]))})
 			default:
 				s.target.Status = StatusPassed
-				event("[%s %s] %d tests passed (%s)", s.unit.Name, s.target.Platform, sum.Passed, s.target.TestTime.Round(100*time.Millisecond))
+				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateDone,
+					Text: fmt.Sprintf("[%s %s] %d tests passed (%s)", s.unit.Name, s.target.Platform, sum.Passed, s.target.TestTime.Round(100*time.Millisecond))})
 				if err := recordPass(ctx, jobs[k], testResults[k], o.Remote); err != nil {
-					event("[%s %s] could not record the test result (%v): the next run will test again", s.unit.Name, s.target.Platform, err)
+					emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest,
+						Text: fmt.Sprintf("[%s %s] could not record the test result (%v): the next run will test again", s.unit.Name, s.target.Platform, err)})
 				}
 			}
 		}
@@ -251,7 +270,8 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 				ur.Reason = "every platform is optional and none passed"
 			}
 			rep.OK = false
-			event("[%s] NOT published: %s; %s is left as it was", ur.Name, ur.Reason, ur.IndexRef)
+			emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed,
+				Text: fmt.Sprintf("[%s] NOT published: %s; %s is left as it was", ur.Name, ur.Reason, ur.IndexRef)})
 			continue
 		}
 		target, err := name.ParseReference(u.IndexRef())
@@ -262,7 +282,7 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 		if err != nil {
 			ur.Status, ur.Reason = StatusBlocked, err.Error()
 			rep.OK = false
-			event("[%s] publishing FAILED: %v", ur.Name, err)
+			emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed, Text: fmt.Sprintf("[%s] publishing FAILED: %v", ur.Name, err)})
 			continue
 		}
 		ur.Digest, ur.MediaType = res.Digest, string(res.MediaType)
@@ -270,7 +290,7 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 		if res.Unchanged {
 			ur.Status = StatusUnchanged
 		}
-		event("[%s] %s %s %s", ur.Name, ur.Status, ur.IndexRef, short(res.Digest))
+		emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateDone, Status: ur.Status, Text: fmt.Sprintf("[%s] %s %s %s", ur.Name, ur.Status, ur.IndexRef, short(res.Digest))})
 
 		// 4. Every platform's view of the published name gives its tested digest.
 		r, err := index.NewResolver(ctx, target, o.Remote...)
@@ -289,7 +309,7 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 			if !res.Found || res.Digest != tr.Digest {
 				ur.Reason = fmt.Sprintf("a %s host pulling %s gets %s, not the tested %s", tr.Platform, ur.IndexRef, res.Digest, tr.Digest)
 				rep.OK = false
-				event("[%s] CHECK FAILED: %s", ur.Name, ur.Reason)
+				emit(Event{Unit: ur.Name, Stage: StageCheck, State: StateFailed, Text: fmt.Sprintf("[%s] CHECK FAILED: %s", ur.Name, ur.Reason)})
 			}
 		}
 	}

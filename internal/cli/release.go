@@ -71,8 +71,13 @@ platform, node, duration and test result.`,
 			if !quietBuild {
 				buildLog = g.stderr
 			}
+			view := newReleaseView(g.stdout, plan)
+			if view.tty && !quietBuild {
+				// BuildKit's plain lines would scroll the matrix away.
+				buildLog = nil
+			}
 			rep, relErr := pipeline.Release(ctx, plan, nodes, pipeline.ReleaseOptions{
-				LogDir: f.logs(cfg), Remote: rf.client().Remote(ctx), Events: g.stdout, BuildLog: buildLog,
+				LogDir: f.logs(cfg), Remote: rf.client().Remote(ctx), OnEvent: view.Event, BuildLog: buildLog,
 			})
 			if rep == nil {
 				return relErr
@@ -101,7 +106,7 @@ platform, node, duration and test result.`,
 	fl.BoolVar(&noArchTags, "no-arch-tags", false, "push per-arch images by digest only, into the index's repository")
 	fl.StringVar(&jsonReport, "report", "", "write the run report as JSON to this file")
 	fl.StringVar(&htmlReport, "html", "", "write the HTML report here (default .polyarch/report.html beside polyarch.yaml)")
-	fl.BoolVar(&quietBuild, "quiet-build", false, "do not stream BuildKit's progress (each build's log is still kept)")
+	fl.BoolVar(&quietBuild, "quiet-build", false, "do not stream BuildKit's progress (each build's log is still kept; on a terminal the live matrix replaces it)")
 	return cmd
 }
 

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/polyarch/polyarch/pipeline"
+	"github.com/polyarch/polyarch/platform"
+)
+
+// releaseView shows a release as it goes: on a terminal a matrix of image
+// versions x platforms redrawn in place, elsewhere one line per step.
+type releaseView struct {
+	w        io.Writer
+	tty      bool
+	units    []string
+	plats    []string
+	cells    map[string]string // unit + "\x00" + platform -> state
+	unitNote map[string]string
+	drawn    int // lines drawn last time
+	started  time.Time
+}
+
+func newReleaseView(w io.Writer, plan *pipeline.Plan) *releaseView {
+	v := &releaseView{w: w, cells: map[string]string{}, unitNote: map[string]string{}, started: time.Now()}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		v.tty = true
+	}
+	seen := map[string]bool{}
+	for _, u := range plan.Units {
+		v.units = append(v.units, u.Name())
+		for _, t := range u.Targets {
+			p := platform.Format(t.Platform)
+			v.cells[u.Name()+"\x00"+p] = "queued"
+			if !seen[p] {
+				seen[p] = true
+				v.plats = append(v.plats, p)
+			}
+		}
+	}
+	return v
+}
+
+// Event is the pipeline's OnEvent.
+func (v *releaseView) Event(e pipeline.Event) {
+	if !v.tty {
+		fmt.Fprintln(v.w, e.Text)
+		return
+	}
+	switch {
+	case e.Unit != "" && e.Platform != "":
+		v.cells[e.Unit+"\x00"+e.Platform] = cellText(e)
+	case e.Unit != "":
+		v.unitNote[e.Unit] = e.Stage + " " + e.State
+		if e.State == pipeline.StateFailed {
+			v.unitNote[e.Unit] = "NOT PUBLISHED"
+		} else if e.Stage == pipeline.StagePublish && e.State == pipeline.StateDone {
+			v.unitNote[e.Unit] = e.Status
+		}
+	}
+	v.draw()
+}
+
+func cellText(e pipeline.Event) string {
+	switch e.State {
+	case pipeline.StateRunning:
+		return e.Stage + "ing..."
+	case pipeline.StateFailed:
+		return e.Stage + " FAILED"
+	case pipeline.StateDone:
+		if e.Stage == pipeline.StageBuild {
+			return "built"
+		}
+		return "passed"
+	}
+	return e.Stage
+}
+
+func (v *releaseView) draw() {
+	var b strings.Builder
+	if v.drawn > 0 {
+		fmt.Fprintf(&b, "\033[%dA", v.drawn)
+	}
+	width := 14
+	for _, u := range v.units {
+		if len(u)+2 > width {
+			width = len(u) + 2
+		}
+	}
+	lines := 0
+	line := func(s string) {
+		b.WriteString("\033[2K" + s + "\n")
+		lines++
+	}
+	head := fmt.Sprintf("%-*s", width, "release "+time.Since(v.started).Round(time.Second).String())
+	for _, p := range v.plats {
+		head += fmt.Sprintf("%-16s", p)
+	}
+	line(head)
+	for _, u := range v.units {
+		row := fmt.Sprintf("%-*s", width, u)
+		for _, p := range v.plats {
+			c, ok := v.cells[u+"\x00"+p]
+			if !ok {
+				c = "-"
+			}
+			row += fmt.Sprintf("%-16s", c)
+		}
+		line(row + v.unitNote[u])
+	}
+	v.drawn = lines
+	io.WriteString(v.w, b.String())
+}
