@@ -67,13 +67,9 @@ func Inspect(ctx context.Context, ref name.Reference, opts ...remote.Option) (*I
 		return out, nil
 	}
 	out.IsIndex = true
-	ii, err := desc.ImageIndex()
+	ii, im, err := readIndex(ref, desc)
 	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", ref, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", ref, err)
+		return nil, err
 	}
 	out.Annotations = im.Annotations
 	out.Manifests = make([]Manifest, len(im.Manifests))

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -351,13 +350,9 @@ func isAttestation(d v1.Descriptor) bool {
 // flatten takes the children of an index source (one platform's when the
 // source states one), with their attestations.
 func flatten(src Source, desc *remote.Descriptor, dropAttestations bool, opts []remote.Option) ([]addendum, *Missing, error) {
-	ii, err := desc.ImageIndex()
+	ii, im, err := readIndex(src.Ref, desc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading index %s: %w", src.Ref, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading index %s: %w", src.Ref, err)
+		return nil, nil, err
 	}
 	var out []addendum
 	kept := map[string]bool{}
@@ -510,14 +505,4 @@ func isNotFound(err error) bool {
 		}
 	}
 	return false
-}
-
-// sortedKeys returns a map's keys in order, for stable output.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -53,13 +53,9 @@ func NewResolver(ctx context.Context, ref name.Reference, opts ...remote.Option)
 		return r, nil
 	}
 	r.isIndex = true
-	ii, err := desc.ImageIndex()
+	_, im, err := readIndex(ref, desc)
 	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", ref, err)
-	}
-	im, err := ii.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading index %s: %w", ref, err)
+		return nil, err
 	}
 	for _, d := range im.Manifests {
 		if isAttestation(d) || d.Platform == nil {

@@ -38,25 +38,11 @@ func multiArchIndex(t *testing.T, platforms ...v1.Platform) v1.ImageIndex {
 	t.Helper()
 	var adds []mutate.IndexAddendum
 	for _, p := range platforms {
-		img, err := random.Image(1024, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cf = cf.DeepCopy()
-		cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
-		img, err = mutate.ConfigFile(img, cf)
-		if err != nil {
-			t.Fatal(err)
-		}
 		p := p
+		img := testutil.Image(t, p.OS, p.Architecture, p.Variant, types.OCIManifestSchema1)
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
 	}
-	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
-	return idx
+	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
 }
 
 var (
