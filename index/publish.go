@@ -291,7 +291,16 @@ func resolveSource(src Source, dropAttestations bool, opts []remote.Option) ([]a
 	if err != nil {
 		return nil, nil, err
 	}
-	ann := src.Annotations
+	// go-containerregistry copies a child's manifest annotations to its
+	// descriptor; stated annotations add to them rather than replace them.
+	var ann map[string]string
+	if len(src.Annotations) > 0 {
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading %s: %w", src.Ref, err)
+		}
+		ann = merge(m.Annotations, src.Annotations)
+	}
 	return []addendum{{
 		IndexAddendum: mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p, Annotations: ann}},
 		child:         Child{Source: src.Ref.String(), Digest: desc.Digest.String(), MediaType: desc.MediaType, Size: desc.Size, Platform: platform.Format(p)},

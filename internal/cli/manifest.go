@@ -47,7 +47,7 @@ func (f *publishFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.ignoreMissing, "ignore-missing", false, "publish without the images that are missing, and report them, instead of failing")
 	fl.StringVar(&f.indexType, "type", "", "index type: oci or docker (default: docker when every child is a Docker schema 2 image and nothing needs OCI, else oci)")
-	fl.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE annotation on the index (repeatable)")
+	fl.StringArrayVar(&f.annotations, "annotation", nil, "KEY=VALUE annotation on the index, or PLATFORM:KEY=VALUE on that platform's descriptor (repeatable)")
 	fl.BoolVar(&f.dropAttestations, "drop-attestations", false, "leave out attestation manifests of BuildKit index sources")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "resolve and check everything, write nothing")
 	fl.BoolVar(&f.json, "json", false, "print every ref, digest and platform as JSON")
@@ -64,7 +64,38 @@ func (f *publishFlags) apply(req *index.Request) error {
 	default:
 		return usagef("--type %q: want oci or docker", f.indexType)
 	}
-	anns, err := parseKeyValues("annotation", f.annotations)
+	var indexAnns []string
+	for _, a := range f.annotations {
+		p, kv, ok := descriptorAnnotation(a)
+		if !ok {
+			indexAnns = append(indexAnns, a)
+			continue
+		}
+		pl, err := platform.Parse(p)
+		if err != nil {
+			return usagef("--annotation %q: %v", a, err)
+		}
+		m, err := parseKeyValues("annotation", []string{kv})
+		if err != nil {
+			return err
+		}
+		found := false
+		for i := range req.Sources {
+			if req.Sources[i].Platform != nil && platform.Same(*req.Sources[i].Platform, pl) {
+				if req.Sources[i].Annotations == nil {
+					req.Sources[i].Annotations = map[string]string{}
+				}
+				for k, v := range m {
+					req.Sources[i].Annotations[k] = v
+				}
+				found = true
+			}
+		}
+		if !found {
+			return usagef("--annotation %q: %s is not one of the platforms published", a, platform.Format(pl))
+		}
+	}
+	anns, err := parseKeyValues("annotation", indexAnns)
 	if err != nil {
 		return err
 	}
@@ -256,4 +287,16 @@ func splitTags(tags []string) []string {
 		}
 	}
 	return out
+}
+
+// descriptorAnnotation splits "linux/arm64:KEY=VALUE" into the platform and
+// "KEY=VALUE". Annotation keys are reverse-DNS names without '/', so a '/'
+// before the first ':' of the key part marks a platform.
+func descriptorAnnotation(a string) (plat, kv string, ok bool) {
+	key, _, _ := strings.Cut(a, "=")
+	p, rest, found := strings.Cut(key, ":")
+	if !found || !strings.Contains(p, "/") {
+		return "", "", false
+	}
+	return p, strings.TrimPrefix(a, p+":"), rest != ""
 }

@@ -109,6 +109,19 @@ func TestManifestPushFromArgsCheckedByPeers(t *testing.T) {
 		t.Errorf("regctl sees media type %q", top.MediaType)
 	}
 
+	// Annotations on the index and on one descriptor.
+	run(t, bin, "manifest", "push", "from-args", "--platforms", "linux/amd64,linux/arm64",
+		"--template", host+"/org/agent-ARCH:v1.4", "--target", host+"/org/agent:annotated",
+		"--annotation", "org.opencontainers.image.source=https://example.com/agent", "--annotation", "linux/arm64:com.example.tested=yes")
+	var annotated struct {
+		Annotations map[string]string
+		Manifests   []struct{ Annotations map[string]string }
+	}
+	json.Unmarshal([]byte(run(t, crane, "--insecure", "manifest", host+"/org/agent:annotated")), &annotated)
+	if annotated.Annotations["org.opencontainers.image.source"] != "https://example.com/agent" || annotated.Manifests[1].Annotations["com.example.tested"] != "yes" || annotated.Manifests[0].Annotations["com.example.tested"] != "" {
+		t.Errorf("annotations as crane sees them: %+v", annotated)
+	}
+
 	// Republishing is a no-op.
 	out = run(t, bin, "manifest", "push", "from-args", "--platforms", "linux/amd64,linux/arm64,linux/arm/v7",
 		"--template", host+"/org/agent-ARCH:v1.4", "--target", host+"/org/agent:v1.4", "--tags", "latest", "--json")

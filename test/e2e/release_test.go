@@ -92,6 +92,17 @@ func TestReleaseExamples(t *testing.T) {
 		if d := strings.TrimSpace(run(t, crane, "--insecure", "digest", srv.host+"/antrea/antrea-agent-ubuntu:latest")); d != u.Digest {
 			t.Errorf(":latest is %s, the release says %s", d, u.Digest)
 		}
+		// OCI annotations set from git and the config, on each manifest and the index.
+		var m struct{ Annotations map[string]string }
+		json.Unmarshal([]byte(run(t, crane, "--insecure", "manifest", u.Targets[1].Ref)), &m)
+		head := strings.TrimSpace(run(t, "git", "-C", root, "rev-parse", "HEAD"))
+		if m.Annotations["org.opencontainers.image.version"] != "v1.4.0" || m.Annotations["org.opencontainers.image.revision"] != head || m.Annotations["org.opencontainers.image.created"] == "" {
+			t.Errorf("arm64 manifest annotations %v, want version v1.4.0, revision %s and created", m.Annotations, head)
+		}
+		json.Unmarshal([]byte(run(t, crane, "--insecure", "manifest", index)), &m)
+		if m.Annotations["org.opencontainers.image.revision"] != head {
+			t.Errorf("index annotations %v", m.Annotations)
+		}
 		sk := run(t, skopeo, "inspect", "--tls-verify=false", "--override-os", "linux", "--override-arch", "arm", "--override-variant", "v7", "docker://"+index)
 		if !strings.Contains(sk, `"Architecture": "arm"`) {
 			t.Errorf("skopeo as an arm/v7 host:\n%s", sk)
@@ -349,5 +360,28 @@ func TestReleaseConvergesAfterTheRegistryStopsMidPublish(t *testing.T) {
 	out, code, rep, _ = release(t, proj)
 	if code != 0 || rep.Units[0].Status != "unchanged" {
 		t.Errorf("third run: exit %d, status %q\n%s", code, rep.Units[0].Status, out)
+	}
+}
+
+func TestReleaseWithoutArchTags(t *testing.T) {
+	crane := testutil.Tool(t, "crane")
+	srv := startServe(t)
+	base := testutil.Busybox(t, srv.host)
+	proj := failingProject(t, srv.host, "FROM "+base+"\nRUN uname -m > /arch\n", "")
+	out, code, rep, _ := release(t, proj, "--no-arch-tags")
+	if code != 0 || !rep.OK {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if out, _ := runErr(nil, crane, "--insecure", "ls", srv.host+"/org/app-arm64"); !strings.Contains(out, "NAME_UNKNOWN") && strings.TrimSpace(out) != "" {
+		t.Errorf("--no-arch-tags pushed arch-named refs: %s", out)
+	}
+	tags := run(t, crane, "--insecure", "ls", srv.host+"/app")
+	if strings.TrimSpace(tags) != "stable" {
+		t.Errorf("tags of the index repository: %q, want only stable", tags)
+	}
+	for _, tr := range rep.Units[0].Targets {
+		if got := digestFor(t, crane, srv.host+"/app:stable", tr.Platform); got != tr.Digest {
+			t.Errorf("%s: %s, tested %s", tr.Platform, got, tr.Digest)
+		}
 	}
 }
