@@ -98,7 +98,28 @@ tail and error, the others go on, and the exit status is 1.`,
 			if err != nil {
 				return err
 			}
-			results := build.Run(cmd.Context(), as, build.RunOptions{LogDir: f.logs(cfg), Console: g.stderr})
+			opts := build.RunOptions{LogDir: f.logs(cfg), Console: g.stderr}
+			if view := newReleaseView(g.stderr, plan, "build"); view.tty {
+				// On a terminal, a live matrix; each build's log stays in --log-dir.
+				unit := func(j build.Job) string {
+					if j.Version != "" {
+						return j.Image + "@" + j.Version
+					}
+					return j.Image
+				}
+				opts.Console = nil
+				opts.OnStart = func(i int, a build.Assignment) {
+					view.Event(pipeline.Event{Unit: unit(a.Job), Platform: platform.Format(a.Job.Platform), Stage: pipeline.StageBuild, State: pipeline.StateRunning})
+				}
+				opts.OnDone = func(i int, r build.Result) {
+					state := pipeline.StateDone
+					if r.Err != nil {
+						state = pipeline.StateFailed
+					}
+					view.Event(pipeline.Event{Unit: unit(r.Job), Platform: platform.Format(r.Job.Platform), Stage: pipeline.StageBuild, State: state})
+				}
+			}
+			results := build.Run(cmd.Context(), as, opts)
 			printBuildTable(g.stdout, results)
 			return buildFailures(g.stderr, results)
 		},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/term"
@@ -16,6 +17,7 @@ import (
 // releaseView shows a release as it goes: on a terminal a matrix of image
 // versions x platforms redrawn in place, elsewhere one line per step.
 type releaseView struct {
+	mu       sync.Mutex
 	w        io.Writer
 	tty      bool
 	units    []string
@@ -23,11 +25,12 @@ type releaseView struct {
 	cells    map[string]string // unit + "\x00" + platform -> state
 	unitNote map[string]string
 	drawn    int // lines drawn last time
+	title    string
 	started  time.Time
 }
 
-func newReleaseView(w io.Writer, plan *pipeline.Plan) *releaseView {
-	v := &releaseView{w: w, cells: map[string]string{}, unitNote: map[string]string{}, started: time.Now()}
+func newReleaseView(w io.Writer, plan *pipeline.Plan, title string) *releaseView {
+	v := &releaseView{w: w, title: title, cells: map[string]string{}, unitNote: map[string]string{}, started: time.Now()}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		v.tty = true
 	}
@@ -46,8 +49,10 @@ func newReleaseView(w io.Writer, plan *pipeline.Plan) *releaseView {
 	return v
 }
 
-// Event is the pipeline's OnEvent.
+// Event is the pipeline's OnEvent; safe for concurrent use.
 func (v *releaseView) Event(e pipeline.Event) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	if !v.tty {
 		fmt.Fprintln(v.w, e.Text)
 		return
@@ -97,7 +102,7 @@ func (v *releaseView) draw() {
 		b.WriteString("\033[2K" + s + "\n")
 		lines++
 	}
-	head := fmt.Sprintf("%-*s", width, "release "+time.Since(v.started).Round(time.Second).String())
+	head := fmt.Sprintf("%-*s", width, v.title+" "+time.Since(v.started).Round(time.Second).String())
 	for _, p := range v.plats {
 		head += fmt.Sprintf("%-16s", p)
 	}

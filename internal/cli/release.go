@@ -71,7 +71,7 @@ platform, node, duration and test result.`,
 			if !quietBuild {
 				buildLog = g.stderr
 			}
-			view := newReleaseView(g.stdout, plan)
+			view := newReleaseView(g.stdout, plan, "release")
 			if view.tty && !quietBuild {
 				// BuildKit's plain lines would scroll the matrix away.
 				buildLog = nil
