@@ -123,7 +123,8 @@ func runOne(ctx context.Context, a Assignment, logDir string, console *lockedWri
 		mode = "native"
 	}
 	fmt.Fprintf(f, "# %s on node %s (%s) -> %s\n", a.Job.Name(), a.Node.Name(), mode, a.Job.Ref)
-	var w io.Writer = f
+	lf := &lastByte{w: f}
+	var w io.Writer = lf
 	if console != nil {
 		pw := &prefixWriter{prefix: "[" + a.Job.Name() + "] ", w: console}
 		defer pw.Flush()
@@ -132,6 +133,9 @@ func runOne(ctx context.Context, a Assignment, logDir string, console *lockedWri
 	start := time.Now()
 	res.Output, res.Err = a.Node.Build(ctx, a.Job, w)
 	res.Duration = time.Since(start)
+	if lf.last != 0 && lf.last != '\n' {
+		fmt.Fprintln(f) // the footer starts its own line
+	}
 	if res.Err != nil {
 		fmt.Fprintf(f, "# failed after %s: %v\n", res.Duration.Round(time.Millisecond), res.Err)
 	} else {
@@ -160,6 +164,19 @@ func Tail(file string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// lastByte remembers the last byte written through it.
+type lastByte struct {
+	w    io.Writer
+	last byte
+}
+
+func (l *lastByte) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		l.last = p[len(p)-1]
+	}
+	return l.w.Write(p)
 }
 
 type lockedWriter struct {

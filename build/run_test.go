@@ -389,7 +389,6 @@ func TestRunWritesOneLogPerBuild(t *testing.T) {
 // still get its footer on a line of its own, where a reader of the log's
 // tail (build.Tail, the HTML report) sees it.
 func TestRunLogFooterStartsItsOwnLine(t *testing.T) {
-	t.Skip("BUG: runOne writes the footer straight after the node's output, so a log that ends mid-line gets \"ERROR: killed# failed after ...\" on one line; the console (prefixWriter.Flush) already ends such a line")
 	node := &fakeNode{name: "n", parallel: 1, build: func(ctx context.Context, j build.Job, log io.Writer) (build.Output, error) {
 		io.WriteString(log, "#4 RUN make\nERROR: killed")
 		return build.Output{}, errors.New("signal: killed")

@@ -76,7 +76,7 @@ type Image struct {
 	// ArchRef names each per-arch image: a naming template such as
 	// "org/agent-{{.Arch}}:{{.Version}}". Default "<repository>:{{.Version}}-{{.ArchVariant}}".
 	ArchRef string `yaml:"archRef"`
-	// Tags of the index, templated: "{{.Version}}", "latest", "{{.GitCommit}}".
+	// Tags of the index, templated: "{{.Version}}", "latest", "{{.Commit}}".
 	Tags []string `yaml:"tags"`
 	// Version of the image when it has no versions matrix; default from git.
 	Version string `yaml:"version"`

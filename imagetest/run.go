@@ -239,14 +239,16 @@ func commandTest(ctx context.Context, run buildkit.RunFunc, t *Target, c Command
 // They are multi-line: ^ and $ match at the start and end of each line.
 func matchAll(what, text string, must, mustNot []string) []string {
 	var problems []string
+	// The newline that ends the last line does not start an empty line.
+	lines := strings.TrimSuffix(text, "\n")
 	for _, m := range must {
-		if !lineRegexp(m).MatchString(text) {
+		if !lineRegexp(m).MatchString(lines) {
 			problems = append(problems, fmt.Sprintf("%s: expected a match for %q, got %s", what, m, quoteShort(text)))
 		}
 	}
 	for _, m := range mustNot {
-		if re := lineRegexp(m); re.MatchString(text) {
-			problems = append(problems, fmt.Sprintf("%s: expected no match for %q, got %q in %s", what, m, re.FindString(text), quoteShort(text)))
+		if re := lineRegexp(m); re.MatchString(lines) {
+			problems = append(problems, fmt.Sprintf("%s: expected no match for %q, got %q in %s", what, m, re.FindString(lines), quoteShort(text)))
 		}
 	}
 	return problems

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -120,29 +121,50 @@ func DecodeSpec(file string, n *yaml.Node) (*Spec, error) {
 	return &s, nil
 }
 
-// decodeStrict decodes n refusing unknown fields (yaml.Node.Decode has no
-// such option, so the node is re-encoded and decoded strictly).
+// decodeStrict decodes n refusing unknown fields. yaml.Node.Decode has no
+// such option, so the keys are checked against v's yaml tags on the node
+// itself, whose lines are the file's.
 func decodeStrict(n *yaml.Node, v any) error {
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
+	if errs := unknownKeys(n, reflect.TypeOf(v)); len(errs) > 0 {
+		return fmt.Errorf("unmarshal errors:\n  %s", strings.Join(errs, "\n  "))
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		// Re-encoding renumbers lines from 1: map them back to the file.
-		return shiftLines(err, n.Line-1)
-	}
-	return nil
+	return n.Decode(v)
 }
 
-var lineRe = regexp.MustCompile(`line (\d+)`)
-
-func shiftLines(err error, by int) error {
-	return errors.New(lineRe.ReplaceAllStringFunc(err.Error(), func(m string) string {
-		n, _ := strconv.Atoi(strings.TrimPrefix(m, "line "))
-		return fmt.Sprintf("line %d", n+by)
-	}))
+// unknownKeys lists "line N: field X not found in type T" for every mapping
+// key of n that t (a struct, or pointer or slice of one) has no field for.
+func unknownKeys(n *yaml.Node, t reflect.Type) []string {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		if t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode {
+			var out []string
+			for _, item := range n.Content {
+				out = append(out, unknownKeys(item, t.Elem())...)
+			}
+			return out
+		}
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	fields := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag != "" && tag != "-" {
+			fields[tag] = f.Type
+		}
+	}
+	var out []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		ft, ok := fields[key.Value]
+		if !ok {
+			out = append(out, fmt.Sprintf("line %d: field %s not found in type %s.%s", key.Line, key.Value, t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:], t.Name()))
+			continue
+		}
+		out = append(out, unknownKeys(n.Content[i+1], ft)...)
+	}
+	return out
 }
 
 func yamlMessage(err error) string {

@@ -248,7 +248,6 @@ func TestDecodeSpecReportsLinesOfTheWholeFile(t *testing.T) {
 // re-encoded line by where the node starts is only right for a spec written
 // compactly in block style.
 func TestDecodeSpecLinesSurviveBlankLinesAndComments(t *testing.T) {
-	t.Skip("BUG: DecodeSpec's unknown-field and type errors report wrong lines when the spec has blank lines, comments before its first key, or multi-line flow collections (decodeStrict shifts lines of the re-encoded node)")
 	cases := []struct {
 		name, doc string
 		want      string

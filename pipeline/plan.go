@@ -96,11 +96,17 @@ func NewPlan(cfg *config.Config, selectors []string, o Options) (*Plan, error) {
 	}
 
 	plan := &Plan{Config: cfg}
+	planned := map[string]bool{} // "builder builder@2.4" plans 2.4 once
 	for _, s := range sels {
 		for _, cu := range s.img.Units() {
 			if s.version != "" && cu.Version != s.version {
 				continue
 			}
+			key := s.img.Name + "@" + cu.Version
+			if planned[key] {
+				continue
+			}
+			planned[key] = true
 			u, err := planUnit(cfg, s.img, cu, o)
 			if err != nil {
 				return nil, err
