@@ -11,6 +11,9 @@
 // with exponential backoff and jitter (3 tries: after 1s, then 3s). Beneath
 // that, a 429 or 503 that carries Retry-After is waited out as the registry
 // asks (at most MaxRetryAfter), twice at most, before it counts as a failure.
+//
+// Direct reads blobs with the same access but without hashing them, for
+// copies whose destination checks every digest itself (index.Copy).
 package client
 
 import (
@@ -79,22 +82,42 @@ func (o Options) Remote(ctx context.Context) []remote.Option {
 	}
 	base := o.Transport
 	if base == nil {
-		base = http.DefaultTransport
+		base = baseTransport
 		if o.Insecure {
-			t := http.DefaultTransport.(*http.Transport).Clone()
-			t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
-			base = t
+			base = insecureTransport
 		}
 	}
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = DefaultJobs
 	}
+	rt := &retryAfter{next: base}
 	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(keychain),
-		remote.WithTransport(&retryAfter{next: base}),
+		remote.WithTransport(&announcing{next: rt, access: &access{keychain: keychain, transport: rt, userAgent: UserAgent, jobs: jobs}}),
 		remote.WithJobs(jobs),
 		remote.WithUserAgent(UserAgent),
 	}
+}
+
+// The base transports of Options without one of their own, shared so that
+// connections are reused from one operation to the next.
+var (
+	baseTransport     = newTransport(false)
+	insecureTransport = newTransport(true)
+)
+
+// newTransport is http.DefaultTransport keeping more idle connections.
+// Go keeps 2 per host by default: with Jobs blobs in flight, most requests
+// that finished closed their connection and the next one dialled again (a
+// copy opened 57 connections where crane opened 25). 50 is what
+// go-containerregistry's remote.DefaultTransport keeps.
+func newTransport(insecure bool) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 50
+	if insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // asked for with --insecure
+	}
+	return t
 }

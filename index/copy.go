@@ -3,15 +3,18 @@ package index
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/platform"
 )
 
@@ -30,13 +33,26 @@ type CopyResult struct {
 // platform (digest kept) or only those listed (a new index, so a new digest).
 // Blobs move concurrently and streamed, are skipped when the destination
 // has them, and are mounted instead of copied within one registry.
+//
+// Between registries, with options from client.Options.Remote, blobs are
+// streamed without hashing them on the way: the destination hashes every
+// blob it receives and refuses one that does not match its digest, so
+// hashing it here too only doubled the work (most of Copy's CPU time). A
+// blob that cannot be read that way is read and checked as before.
+// Manifests and configs are always checked here. ctx is used for every
+// request, whatever context opts carry.
 func Copy(ctx context.Context, src, dst name.Reference, platforms []v1.Platform, opts ...remote.Option) (*CopyResult, error) {
-	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	direct := client.NewDirect()
+	opts = append(opts[:len(opts):len(opts)], remote.WithContext(client.WithDirect(ctx, direct)))
 	desc, err := remote.Get(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", src, err)
 	}
 	res := &CopyResult{Source: src.String(), Destination: dst.String()}
+	var open opener
+	if direct.Ready() && src.Context().RegistryStr() != dst.Context().RegistryStr() {
+		open = func(h v1.Hash) (io.ReadCloser, error) { return direct.Open(ctx, src.Context(), h) }
+	}
 
 	var write func() error
 	switch {
@@ -44,6 +60,9 @@ func Copy(ctx context.Context, src, dst name.Reference, platforms []v1.Platform,
 		ii, err := desc.ImageIndex()
 		if err != nil {
 			return nil, fmt.Errorf("reading index %s: %w", src, err)
+		}
+		if open != nil {
+			ii = directIndex{ii, open}
 		}
 		if len(platforms) > 0 {
 			if ii, err = selectPlatforms(src, ii, platforms); err != nil {
@@ -70,6 +89,9 @@ func Copy(ctx context.Context, src, dst name.Reference, platforms []v1.Platform,
 		img, err := desc.Image()
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", src, err)
+		}
+		if open != nil {
+			img = directImage{img, open}
 		}
 		cf, err := img.ConfigFile()
 		if err != nil {
@@ -188,4 +210,95 @@ func formatAll(ps []v1.Platform) string {
 		s = append(s, platform.Format(p))
 	}
 	return strings.Join(s, ", ")
+}
+
+// opener starts reading a blob of the source without hashing it.
+type opener func(v1.Hash) (io.ReadCloser, error)
+
+// directIndex is a source index whose images' layers are read by open.
+// Everything else, the manifests above all, is the source's.
+type directIndex struct {
+	ii   v1.ImageIndex
+	open opener
+}
+
+func (d directIndex) MediaType() (types.MediaType, error)       { return d.ii.MediaType() }
+func (d directIndex) Digest() (v1.Hash, error)                  { return d.ii.Digest() }
+func (d directIndex) Size() (int64, error)                      { return d.ii.Size() }
+func (d directIndex) IndexManifest() (*v1.IndexManifest, error) { return d.ii.IndexManifest() }
+func (d directIndex) RawManifest() ([]byte, error)              { return d.ii.RawManifest() }
+
+func (d directIndex) Image(h v1.Hash) (v1.Image, error) {
+	img, err := d.ii.Image(h)
+	if err != nil {
+		return nil, err
+	}
+	return directImage{img, d.open}, nil
+}
+
+func (d directIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	ii, err := d.ii.ImageIndex(h)
+	if err != nil {
+		return nil, err
+	}
+	return directIndex{ii, d.open}, nil
+}
+
+// directImage is a source image whose layers are read by open. It keeps
+// the source's descriptor and mountable config, as remote.WriteIndex
+// would see them without it.
+type directImage struct {
+	v1.Image
+	open opener
+}
+
+func (d directImage) Descriptor() (*v1.Descriptor, error) { return partial.Descriptor(d.Image) }
+func (d directImage) ConfigLayer() (v1.Layer, error)      { return partial.ConfigLayer(d.Image) }
+
+func (d directImage) Layers() ([]v1.Layer, error) {
+	ls, err := d.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for i, l := range ls {
+		out[i] = d.wrap(l)
+	}
+	return out, nil
+}
+
+func (d directImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := d.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return d.wrap(l), nil
+}
+
+// wrap keeps a mountable layer mountable.
+func (d directImage) wrap(l v1.Layer) v1.Layer {
+	if ml, ok := l.(*remote.MountableLayer); ok {
+		return &remote.MountableLayer{Layer: directLayer{ml.Layer, d.open}, Reference: ml.Reference}
+	}
+	return directLayer{l, d.open}
+}
+
+// directLayer reads its compressed bytes with open, and falls back to the
+// checked read when that fails to start.
+type directLayer struct {
+	v1.Layer
+	open opener
+}
+
+func (l directLayer) Descriptor() (*v1.Descriptor, error) { return partial.Descriptor(l.Layer) }
+
+func (l directLayer) Compressed() (io.ReadCloser, error) {
+	h, err := l.Layer.Digest()
+	if err != nil {
+		return nil, err
+	}
+	if rc, err := l.open(h); err == nil {
+		return rc, nil
+	}
+	return l.Layer.Compressed()
 }
