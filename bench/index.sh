@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Benchmark polyarch's index commands against peer tools, taking turns on
+# loopback registries (`polyarch registry serve`):
+#   (a) publish a 5-platform index from arch-named repositories in one
+#       registry: `polyarch manifest push from-args` vs `crane index append`,
+#       `regctl index create`, `docker manifest create` + `push`;
+#   (b) cold copy of a 4-platform x 4-layer x 32 MiB image between two
+#       registries: `polyarch copy` vs `crane copy`, `regctl image copy`;
+#   (c) the same publish again, a no-op republish.
+# Requests and blob bytes are counted by one reverse proxy for every tool.
+# See bench/README.md.
+#
+#   bash bench/index.sh [indexbench flags, e.g. -publish-rounds 4 -copy-rounds 3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin="$PWD/bin"
+crane_version=v0.22.1
+regctl_version=v0.11.7
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/polyarch-indexbench.XXXXXX")"
+# indexbench stops its registries itself (and the kernel kills them and the
+# tools if it dies); what is left is the scratch space: the image, registry
+# roots, the tools' private Docker config and HOME.
+trap 'rm -rf "$work"' EXIT
+
+if [[ "$("$bin/crane" version 2>/dev/null)" == "$crane_version" ]]; then
+  echo "==> crane $crane_version: already in bin/"
+else
+  echo "==> installing crane $crane_version into bin/"
+  GOBIN="$bin" go install "github.com/google/go-containerregistry/cmd/crane@$crane_version"
+fi
+if [[ "$("$bin/regctl" version --format '{{.VCSTag}}' 2>/dev/null)" == "$regctl_version" ]]; then
+  echo "==> regctl $regctl_version: already in bin/"
+else
+  echo "==> installing regctl $regctl_version into bin/"
+  GOBIN="$bin" go install "github.com/regclient/regclient/cmd/regctl@$regctl_version"
+fi
+docker="$(command -v docker)" || { echo "index.sh: Docker's CLI (docker) not found; only the client is needed, no engine" >&2; exit 1; }
+
+echo "==> building polyarch, genimage and indexbench into bin/"
+go build -o "$bin/polyarch" ./cmd/polyarch
+go build -o "$bin/" ./bench/genimage ./bench/indexbench
+
+echo "==> generating the copy scenario's image (4 platforms x 4 layers x 32 MiB of random data) in $work/layout"
+"$bin/genimage" -out "$work/layout"
+
+echo "==> measuring: the tools take turns, who goes first rotating"
+"$bin/indexbench" -layout "$work/layout" -work "$work" \
+  -polyarch "$bin/polyarch" -crane "$bin/crane" -regctl "$bin/regctl" -docker "$docker" \
+  -json "bench/results/index-$(date -u +%Y%m%dT%H%M%SZ).json" "$@"
