@@ -76,6 +76,18 @@ func (o Options) ParseRepository(repo string) (name.Repository, error) {
 
 // Remote returns the go-containerregistry remote options for these Options.
 func (o Options) Remote(ctx context.Context) []remote.Option {
+	a := o.access()
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(a.keychain),
+		remote.WithTransport(a.transport),
+		remote.WithJobs(a.jobs),
+		remote.WithUserAgent(a.userAgent),
+	}
+}
+
+// access resolves the Options' defaults: how every request reaches registries.
+func (o Options) access() *access {
 	keychain := o.Keychain
 	if keychain == nil {
 		keychain = authn.DefaultKeychain
@@ -91,14 +103,7 @@ func (o Options) Remote(ctx context.Context) []remote.Option {
 	if jobs <= 0 {
 		jobs = DefaultJobs
 	}
-	rt := &retryAfter{next: base}
-	return []remote.Option{
-		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(keychain),
-		remote.WithTransport(&announcing{next: rt, access: &access{keychain: keychain, transport: rt, userAgent: UserAgent, jobs: jobs}}),
-		remote.WithJobs(jobs),
-		remote.WithUserAgent(UserAgent),
-	}
+	return &access{keychain: keychain, transport: &retryAfter{next: base}, userAgent: UserAgent, jobs: jobs}
 }
 
 // The base transports of Options without one of their own, shared so that

@@ -24,59 +24,33 @@ import (
 // callers only: what it returns is unchecked until the destination checks
 // it.
 //
-// It reaches registries exactly as the options of Options.Remote do (the
-// same credentials, base transport, retries and user agent), and learns
-// them from the first request those options make with a context that
-// carries it:
+// It reaches registries exactly as Options.Remote's options do: the same
+// credentials, base transport, retries and user agent, and at most Jobs
+// blobs at once.
 //
-//	d := client.NewDirect()
-//	ctx = client.WithDirect(ctx, d)
-//	desc, err := remote.Get(src, append(opts, remote.WithContext(ctx))...)
-//	if d.Ready() { rc, err := d.Open(ctx, src.Context(), digest) }
-//
-// With options from anywhere else it never becomes ready.
+//	d := opts.Direct()
+//	rc, err := d.Open(ctx, repo, digest) // hand rc to a registry upload
 type Direct struct {
-	mu      sync.Mutex
-	access  *access
-	clients map[string]*http.Client // by repository
-	// slots holds one token per blob being read: Options.Jobs at most, as
-	// go-containerregistry's own reads.
+	access *access
+	mu     sync.Mutex
+	// clients holds one authenticated client per repository.
+	clients map[string]*http.Client
+	// slots holds one token per blob being read.
 	slots chan struct{}
 }
 
-// access is how Options.Remote reaches registries.
+// access is how Options reach registries.
 type access struct {
 	keychain  authn.Keychain
-	transport http.RoundTripper // the base transport under go-containerregistry's wrappers
+	transport http.RoundTripper // the base transport, under go-containerregistry's wrappers
 	userAgent string
 	jobs      int
 }
 
-// NewDirect returns a Direct that is not ready yet.
-func NewDirect() *Direct { return &Direct{clients: map[string]*http.Client{}} }
-
-type directKey struct{}
-
-// WithDirect returns a context whose requests, made with the options of
-// Options.Remote, make d ready.
-func WithDirect(ctx context.Context, d *Direct) context.Context {
-	return context.WithValue(ctx, directKey{}, d)
-}
-
-// Ready reports whether d has learnt how to reach registries.
-func (d *Direct) Ready() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.access != nil
-}
-
-func (d *Direct) learn(a *access) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.access == nil {
-		d.access = a
-		d.slots = make(chan struct{}, a.jobs)
-	}
+// Direct returns a Direct that reaches registries as these Options do.
+func (o Options) Direct() *Direct {
+	a := o.access()
+	return &Direct{access: a, clients: map[string]*http.Client{}, slots: make(chan struct{}, a.jobs)}
 }
 
 // Open starts reading the blob h of repo; closing the reader frees its
@@ -129,9 +103,6 @@ func (b *slotBody) Close() error {
 func (d *Direct) client(ctx context.Context, repo name.Repository) (*http.Client, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.access == nil {
-		return nil, fmt.Errorf("direct blob reads from %s: not ready", repo)
-	}
 	if hc, ok := d.clients[repo.String()]; ok {
 		return hc, nil
 	}
@@ -147,18 +118,4 @@ func (d *Direct) client(ctx context.Context, repo name.Repository) (*http.Client
 	hc := &http.Client{Transport: rt}
 	d.clients[repo.String()] = hc
 	return hc, nil
-}
-
-// announcing is the bottom of Options.Remote's transport: it makes a Direct
-// found in a request's context ready, then sends the request on.
-type announcing struct {
-	next   http.RoundTripper
-	access *access
-}
-
-func (t *announcing) RoundTrip(req *http.Request) (*http.Response, error) {
-	if d, ok := req.Context().Value(directKey{}).(*Direct); ok {
-		d.learn(t.access)
-	}
-	return t.next.RoundTrip(req)
 }

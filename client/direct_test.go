@@ -44,16 +44,7 @@ func TestDirectReadsWithTheOptionsCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	d := client.NewDirect()
-	if d.Ready() {
-		t.Fatal("ready before any request")
-	}
-	if _, err := remote.Get(ref, append(opts, remote.WithContext(client.WithDirect(ctx, d)))...); err != nil {
-		t.Fatal(err)
-	}
-	if !d.Ready() {
-		t.Fatal("not ready after a request with Options.Remote's options")
-	}
+	d := client.Options{Keychain: basicKeychain{"u", "p"}}.Direct()
 	layers, _ := img.Layers()
 	h, _ := layers[0].Digest()
 	rc, err := d.Open(ctx, ref.Context(), h)
@@ -66,20 +57,6 @@ func TestDirectReadsWithTheOptionsCredentials(t *testing.T) {
 	wantBytes, _ := io.ReadAll(want)
 	if string(got) != string(wantBytes) {
 		t.Errorf("direct read: %d bytes, not the blob's %d", len(got), len(wantBytes))
-	}
-}
-
-func TestDirectIsNotReadyWithOtherOptions(t *testing.T) {
-	ctx := context.Background()
-	reg := testutil.NewRegistry(t)
-	ref := reg.Host + "/org/app:1"
-	testutil.Push(t, ref, testutil.Image(t, "linux", "amd64", "", types.DockerManifestSchema2))
-	d := client.NewDirect()
-	if _, err := remote.Get(testutil.Ref(t, ref), remote.WithContext(client.WithDirect(ctx, d))); err != nil {
-		t.Fatal(err)
-	}
-	if d.Ready() {
-		t.Error("ready with go-containerregistry's own transport: it cannot know that transport's credentials")
 	}
 }
 
@@ -102,7 +79,7 @@ func TestCopyBetweenRegistriesStreamsUnhashedAndComplete(t *testing.T) {
 	idx := multiArch(t, src.Host+"/org/app:1")
 	want, _ := idx.Digest()
 
-	res, err := index.Copy(ctx, testutil.Ref(t, src.Host+"/org/app:1"), testutil.Ref(t, dst.Host+"/mirror/app:1"), nil, client.Options{}.Remote(ctx)...)
+	res, err := index.CopyWith(ctx, testutil.Ref(t, src.Host+"/org/app:1"), testutil.Ref(t, dst.Host+"/mirror/app:1"), nil, client.Options{}.Direct(), client.Options{}.Remote(ctx)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +126,7 @@ func TestCopyOfADamagedBlobFails(t *testing.T) {
 	from := testutil.Ref(t, strings.TrimPrefix(damaging.URL, "http://")+"/org/app:1")
 	to := testutil.Ref(t, dst.Host+"/mirror/app:1")
 
-	_, err := index.Copy(ctx, from, to, nil, client.Options{}.Remote(ctx)...)
+	_, err := index.CopyWith(ctx, from, to, nil, client.Options{}.Direct(), client.Options{}.Remote(ctx)...)
 	if err == nil {
 		t.Fatal("copy of a damaged blob succeeded")
 	}
@@ -220,7 +197,7 @@ func TestCopyReadsJobsBlobsAtOnce(t *testing.T) {
 	defer slow.Close()
 
 	from := testutil.Ref(t, strings.TrimPrefix(slow.URL, "http://")+"/org/app:1")
-	if _, err := index.Copy(ctx, from, testutil.Ref(t, dst.Host+"/mirror/app:1"), nil, client.Options{Jobs: 2}.Remote(ctx)...); err != nil {
+	if _, err := index.CopyWith(ctx, from, testutil.Ref(t, dst.Host+"/mirror/app:1"), nil, client.Options{Jobs: 2}.Direct(), client.Options{Jobs: 2}.Remote(ctx)...); err != nil {
 		t.Fatal(err)
 	}
 	if got := most.Load(); got > 2 || got < 1 {

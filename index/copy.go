@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/platform"
 )
 
@@ -29,29 +28,37 @@ type CopyResult struct {
 	Unchanged bool `json:"unchanged"`
 }
 
+// BlobReader reads a blob of a repository as the registry sends it, without
+// checking its digest: only for bytes handed on to a registry, which checks
+// them (client.Direct is one).
+type BlobReader interface {
+	Open(ctx context.Context, repo name.Repository, h v1.Hash) (io.ReadCloser, error)
+}
+
 // Copy copies an image or a multi-arch image from src to dst, with every
 // platform (digest kept) or only those listed (a new index, so a new digest).
 // Blobs move concurrently and streamed, are skipped when the destination
 // has them, and are mounted instead of copied within one registry.
-//
-// Between registries, with options from client.Options.Remote, blobs are
-// streamed without hashing them on the way: the destination hashes every
-// blob it receives and refuses one that does not match its digest, so
-// hashing it here too only doubled the work (most of Copy's CPU time). A
-// blob that cannot be read that way is read and checked as before.
-// Manifests and configs are always checked here. ctx is used for every
-// request, whatever context opts carry.
 func Copy(ctx context.Context, src, dst name.Reference, platforms []v1.Platform, opts ...remote.Option) (*CopyResult, error) {
-	direct := client.NewDirect()
-	opts = append(opts[:len(opts):len(opts)], remote.WithContext(client.WithDirect(ctx, direct)))
+	return CopyWith(ctx, src, dst, platforms, nil, opts...)
+}
+
+// CopyWith is Copy reading the layers it moves between registries with
+// blobs, unchecked: the destination hashes every blob it receives and
+// refuses one that does not match its digest, so hashing it here too only
+// doubled the work (most of a copy's CPU time). A layer that cannot be read
+// that way is read and checked as Copy does; manifests and configs are
+// always checked. blobs may be nil.
+func CopyWith(ctx context.Context, src, dst name.Reference, platforms []v1.Platform, blobs BlobReader, opts ...remote.Option) (*CopyResult, error) {
+	opts = append(opts[:len(opts):len(opts)], remote.WithContext(ctx))
 	desc, err := remote.Get(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", src, err)
 	}
 	res := &CopyResult{Source: src.String(), Destination: dst.String()}
 	var open opener
-	if direct.Ready() && src.Context().RegistryStr() != dst.Context().RegistryStr() {
-		open = func(h v1.Hash) (io.ReadCloser, error) { return direct.Open(ctx, src.Context(), h) }
+	if blobs != nil && src.Context().RegistryStr() != dst.Context().RegistryStr() {
+		open = func(h v1.Hash) (io.ReadCloser, error) { return blobs.Open(ctx, src.Context(), h) }
 	}
 
 	var write func() error

@@ -38,7 +38,7 @@ has them, and are mounted instead of copied within one registry.`,
 				return err
 			}
 			opts, wait := rf.remote(cmd.Context(), g, "copying")
-			res, err := index.Copy(cmd.Context(), src, dst, ps, opts...)
+			res, err := index.CopyWith(cmd.Context(), src, dst, ps, rf.client().Direct(), opts...)
 			wait()
 			if err != nil {
 				return err
