@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -144,20 +145,40 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 		return nil, fmt.Errorf("publish %s: no source images", req.Target)
 	}
 	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	// One puller and one pusher for the whole publish: each registry is
+	// pinged and authenticated once, not once per request.
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, remote.Reuse(puller), remote.Reuse(pusher))
 	res := &Result{Target: req.Target.String(), DryRun: req.DryRun}
 
+	// Sources are fetched concurrently; results keep the request's order.
+	resolved := make([]struct {
+		adds []addendum
+		miss *Missing
+		err  error
+	}, len(req.Sources))
+	forEach(len(req.Sources), func(i int) {
+		r := &resolved[i]
+		r.adds, r.miss, r.err = resolveSource(req.Sources[i], req.DropAttestations, opts)
+	})
 	var adds []addendum
 	var missing []Missing
-	for _, src := range req.Sources {
-		got, miss, err := resolveSource(src, req.DropAttestations, opts)
-		if err != nil {
-			return nil, err
+	for _, r := range resolved {
+		if r.err != nil {
+			return nil, r.err
 		}
-		if miss != nil {
-			missing = append(missing, *miss)
+		if r.miss != nil {
+			missing = append(missing, *r.miss)
 			continue
 		}
-		adds = append(adds, got...)
+		adds = append(adds, r.adds...)
 	}
 	var required []Missing
 	for _, m := range missing {
@@ -198,11 +219,14 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 
 	// What is already in the target repository, to report and to skip.
 	targetRepo := req.Target.Context()
-	for _, a := range adds {
+	res.Children = make([]Child, len(adds))
+	errs := make([]error, len(adds))
+	forEach(len(adds), func(i int) {
+		a := adds[i]
 		c := a.child
 		switch present, err := manifestExists(targetRepo.Digest(c.Digest), opts); {
 		case err != nil:
-			return nil, fmt.Errorf("checking %s in %s: %w", c.Digest, targetRepo, err)
+			errs[i] = fmt.Errorf("checking %s in %s: %w", c.Digest, targetRepo, err)
 		case present:
 			c.Transfer = "present"
 		case a.repo.RegistryStr() == targetRepo.RegistryStr():
@@ -210,7 +234,10 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 		default:
 			c.Transfer = "copied"
 		}
-		res.Children = append(res.Children, c)
+		res.Children[i] = c
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 
 	tags := []name.Reference{req.Target}
@@ -255,6 +282,22 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 		}
 	}
 	return res, nil
+}
+
+// forEach runs fn(0..n-1), eight at a time.
+func forEach(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 // addendum is one child with where it comes from.
