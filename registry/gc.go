@@ -47,5 +47,12 @@ func GarbageCollect(ctx context.Context, gc GCOptions, opts ...Option) error {
 	if err := storage.MarkAndSweep(ctx, driver, ns, storage.GCOpts{DryRun: gc.DryRun, RemoveUntagged: gc.RemoveUntagged, Quiet: gc.Quiet}); err != nil {
 		return fmt.Errorf("garbage collection: %w", err)
 	}
+	if gc.DryRun {
+		return nil
+	}
+	store := &referrerStore{driver: driver, ns: ns}
+	if _, err := store.prune(ctx); err != nil {
+		return fmt.Errorf("garbage collection of referrer entries: %w", err)
+	}
 	return nil
 }

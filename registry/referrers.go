@@ -200,6 +200,50 @@ func (s *referrerStore) list(ctx context.Context, repo string, subject digest.Di
 	return out, nil
 }
 
+// prune deletes the entries of referrers whose manifest is gone (garbage
+// collection with --remove-untagged deletes untagged referrers) and returns
+// how many it deleted.
+func (s *referrerStore) prune(ctx context.Context) (int, error) {
+	var stale []string
+	err := s.driver.Walk(ctx, repositoriesRoot, func(fi storagedriver.FileInfo) error {
+		p := fi.Path()
+		repoDir, entry, found := strings.Cut(strings.TrimPrefix(p, repositoriesRoot+"/"), "/_referrers/")
+		if !found || fi.IsDir() {
+			return nil
+		}
+		alg, hex, ok := strings.Cut(path.Base(entry), "-")
+		if !ok {
+			return nil
+		}
+		dgst := digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
+		named, err := reference.WithName(repoDir)
+		if err != nil {
+			return nil
+		}
+		r, err := s.ns.Repository(ctx, named)
+		if err != nil {
+			return err
+		}
+		ms, err := r.Manifests(ctx)
+		if err != nil {
+			return err
+		}
+		if exists, err := ms.Exists(ctx, dgst); err == nil && !exists {
+			stale = append(stale, p)
+		}
+		return nil
+	})
+	if err != nil && !errors.As(err, new(storagedriver.PathNotFoundError)) {
+		return 0, err
+	}
+	for _, p := range stale {
+		if err := s.driver.Delete(ctx, p); err != nil && !errors.As(err, new(storagedriver.PathNotFoundError)) {
+			return 0, err
+		}
+	}
+	return len(stale), nil
+}
+
 // referrerNamespace hands out repositories whose manifest service records
 // referrers as manifests are put and deleted.
 type referrerNamespace struct {

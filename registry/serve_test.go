@@ -22,6 +22,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/polyarch/polyarch/internal/testutil"
@@ -302,5 +304,38 @@ func TestGarbageCollect(t *testing.T) {
 	}
 	if err := validate.Image(got); err != nil {
 		t.Errorf("kept image after gc: %v", err)
+	}
+}
+
+func TestGarbageCollectPrunesReferrersItDeleted(t *testing.T) {
+	dir := t.TempDir()
+	reg := testutil.NewRegistry(t, registry.WithRoot(dir))
+	img, _ := random.Image(512, 1)
+	ref := testutil.Ref(t, reg.Host+"/org/app:1")
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := remote.Head(ref)
+	_ = remote.WriteLayer(ref.Context(), static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json"))
+	body := artifact(t, *subject, "application/vnd.example.sbom", nil)
+	if resp := putRaw(t, reg.Server.Client(), reg.Server.URL+"/v2/org/app/manifests/"+sha(body), string(types.OCIManifestSchema1), body); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT referrer: %d", resp.StatusCode)
+	}
+	entries := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "docker/registry/v2/repositories/org/app/_referrers/sha256/*/*"))
+		return m
+	}
+	if len(entries()) != 1 {
+		t.Fatalf("referrer entries before gc: %v", entries())
+	}
+	// The referrer is untagged: gc --remove-untagged deletes it, and its entry with it.
+	if err := registry.GarbageCollect(context.Background(), registry.GCOptions{RemoveUntagged: true, Quiet: true}, registry.WithRoot(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if left := entries(); len(left) != 0 {
+		t.Errorf("gc left referrer entries of deleted manifests: %v", left)
+	}
+	if _, err := remote.Image(ref); err != nil {
+		t.Errorf("the tagged subject did not survive gc: %v", err)
 	}
 }
