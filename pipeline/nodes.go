@@ -90,3 +90,6 @@ func (n *Nodes) ForPlatform(ctx context.Context, p v1.Platform) (*buildkit.Node,
 	}
 	return n.Local, nil
 }
+
+// All lists every node: the declared ones and the local one.
+func (n *Nodes) All() []*buildkit.Node { return append(append([]*buildkit.Node{}, n.Remote...), n.Local) }

@@ -46,6 +46,9 @@ type Node struct {
 	Capacity int
 	// DialTimeout bounds the connection to the daemon (default 10s).
 	DialTimeout time.Duration
+	// Display, when set, also shows every build's progress in BuildKit's
+	// terminal view (the log still gets plain lines).
+	Display *Display
 }
 
 var _ build.Node = (*Node)(nil)
@@ -191,8 +194,20 @@ func (n *Node) Build(ctx context.Context, job build.Job, log io.Writer) (build.O
 		resp, err = c.Solve(ectx, nil, opt, ch)
 		return err
 	})
+	plain := ch
+	if n.Display != nil {
+		plain = make(chan *bk.SolveStatus)
+		eg.Go(func() error {
+			defer close(plain)
+			for s := range ch {
+				n.Display.send(job.Name(), s)
+				plain <- s
+			}
+			return nil
+		})
+	}
 	eg.Go(func() error {
-		_, err := display.UpdateFrom(context.WithoutCancel(ectx), ch)
+		_, err := display.UpdateFrom(context.WithoutCancel(ectx), plain)
 		return err
 	})
 	if err := eg.Wait(); err != nil {

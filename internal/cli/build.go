@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/polyarch/polyarch/build"
+	"github.com/polyarch/polyarch/build/buildkit"
 	"github.com/polyarch/polyarch/build/localnode"
 	"github.com/polyarch/polyarch/config"
 	"github.com/polyarch/polyarch/pipeline"
@@ -76,8 +77,9 @@ BuildKit solve, run on the builder node that builds that platform natively,
 else on the local node under QEMU emulation (started on demand), in parallel
 up to each node's capacity. Each result is pushed under its arch-named ref.
 
-BuildKit's progress is streamed as plain lines, each prefixed with its build;
-every build's whole log is kept in --log-dir. A failing platform shows its log
+BuildKit's own progress is streamed: on a terminal its tty view of every
+build at once, each step under its build's name; elsewhere plain lines, each
+prefixed with its build. Every build's whole log is kept in --log-dir. A failing platform shows its log
 tail and error, the others go on, and the exit status is 1.`,
 		Example: `  polyarch build                       # every image, version and platform
   polyarch build builder               # every version of builder
@@ -99,25 +101,21 @@ tail and error, the others go on, and the exit status is 1.`,
 				return err
 			}
 			opts := build.RunOptions{LogDir: f.logs(cfg), Console: g.stderr}
-			if view := newReleaseView(g.stderr, plan, "build"); view.tty {
-				// On a terminal, a live matrix; each build's log stays in --log-dir.
-				unit := func(j build.Job) string {
-					if j.Version != "" {
-						return j.Image + "@" + j.Version
-					}
-					return j.Image
+			if isTerminal(g.stderr) {
+				// BuildKit's own terminal view of every build at once; each
+				// build's plain log stays in --log-dir.
+				d, err := buildkit.NewDisplay(cmd.Context(), g.stderr)
+				if err != nil {
+					return err
+				}
+				for _, n := range nodes.All() {
+					n.Display = d
 				}
 				opts.Console = nil
-				opts.OnStart = func(i int, a build.Assignment) {
-					view.Event(pipeline.Event{Unit: unit(a.Job), Platform: platform.Format(a.Job.Platform), Stage: pipeline.StageBuild, State: pipeline.StateRunning})
-				}
-				opts.OnDone = func(i int, r build.Result) {
-					state := pipeline.StateDone
-					if r.Err != nil {
-						state = pipeline.StateFailed
-					}
-					view.Event(pipeline.Event{Unit: unit(r.Job), Platform: platform.Format(r.Job.Platform), Stage: pipeline.StageBuild, State: state})
-				}
+				results := build.Run(cmd.Context(), as, opts)
+				d.Close()
+				printBuildTable(g.stdout, results)
+				return buildFailures(g.stderr, results)
 			}
 			results := build.Run(cmd.Context(), as, opts)
 			printBuildTable(g.stdout, results)

@@ -31,9 +31,7 @@ type releaseView struct {
 
 func newReleaseView(w io.Writer, plan *pipeline.Plan, title string) *releaseView {
 	v := &releaseView{w: w, title: title, cells: map[string]string{}, unitNote: map[string]string{}, started: time.Now()}
-	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		v.tty = true
-	}
+	v.tty = isTerminal(w)
 	seen := map[string]bool{}
 	for _, u := range plan.Units {
 		v.units = append(v.units, u.Name())
@@ -120,4 +118,10 @@ func (v *releaseView) draw() {
 	}
 	v.drawn = lines
 	io.WriteString(v.w, b.String())
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
