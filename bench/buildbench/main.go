@@ -22,13 +22,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // config is what the flags set.
@@ -59,12 +59,7 @@ func main() {
 	flag.DurationVar(&c.timeout, "timeout", 9*time.Minute, "give up after this long")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, c); err != nil {
-		fmt.Fprintln(os.Stderr, "buildbench:", err)
-		os.Exit(1)
-	}
+	harness.Run("buildbench", func(ctx context.Context) error { return run(ctx, c) })
 }
 
 func run(ctx context.Context, c config) error {
@@ -87,24 +82,24 @@ func run(ctx context.Context, c config) error {
 		*p = abs
 	}
 
-	reg, err := startRegistry(ctx, c.polyarch, filepath.Join(c.work, "registry"))
+	reg, err := harness.StartPolyarch(ctx, c.polyarch, filepath.Join(c.work, "registry"))
 	if err != nil {
 		return err
 	}
-	defer reg.stop()
-	fmt.Printf("==> importing the busybox base image for %d platforms into %s\n", len(platforms), reg.addr)
-	base, err := importBase(ctx, c, reg.addr)
+	defer reg.Stop()
+	fmt.Printf("==> importing the busybox base image for %d platforms into %s\n", len(platforms), reg.Addr)
+	base, err := importBase(ctx, c, reg.Addr)
 	if err != nil {
 		return err
 	}
 
 	b := &builder{polyarch: c.polyarch, dir: filepath.Join(c.work, "builder")}
-	if err := b.start(ctx, reg.addr); err != nil {
+	if err := b.start(ctx, reg.Addr); err != nil {
 		return err
 	}
 	defer b.stop()
 
-	p, err := newProject(filepath.Join(c.work, "project"), reg.addr, c.loop, c.payload)
+	p, err := newProject(filepath.Join(c.work, "project"), reg.Addr, c.loop, c.payload)
 	if err != nil {
 		return err
 	}
@@ -112,18 +107,15 @@ func run(ctx context.Context, c config) error {
 		Started: time.Now().UTC(), CPUs: runtime.NumCPU(),
 		Polyarch: version(ctx, c.polyarch, "version"), BuildKit: c.buildkit,
 		Base: base, Platforms: platformNames(), Loop: c.loop, PayloadKiB: c.payload,
-		Rounds: c.rounds, Goal: overheadGoal, LoadStart: loadAverage(),
+		Rounds: c.rounds, Goal: overheadGoal, LoadStart: harness.LoadAverage(),
 	}
 	fmt.Printf("==> %s | buildctl and buildkitd %s; %d CPUs, load average %.1f\n", rep.Polyarch, rep.BuildKit, rep.CPUs, rep.LoadStart)
 	fmt.Printf("==> each build: FROM busybox, RUN a %d-iteration shell loop and write %d KiB (a nonce makes it run every time), push\n", c.loop, c.payload)
 
 	for round := 0; round <= c.rounds; round++ {
-		label := fmt.Sprintf("round %d/%d", round, c.rounds)
-		if round == 0 {
-			label = "warm-up"
-		}
+		label := harness.RoundLabel(round, c.rounds)
 		for _, v := range rotate(variants, round) {
-			t, err := p.turn(ctx, c, b, reg.addr, v, round)
+			t, err := p.turn(ctx, c, b, reg.Addr, v, round)
 			if err != nil {
 				return fmt.Errorf("%s, %s: %w", label, v.name(), err)
 			}
@@ -134,11 +126,11 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 	}
-	rep.LoadEnd = loadAverage()
+	rep.LoadEnd = harness.LoadAverage()
 	rep.summarise()
 	rep.print(os.Stdout)
 	if c.jsonOut != "" {
-		if err := rep.writeJSON(c.jsonOut); err != nil {
+		if err := harness.WriteJSON(c.jsonOut, &rep); err != nil {
 			return err
 		}
 		fmt.Println("results written to", c.jsonOut)
@@ -193,18 +185,4 @@ func version(ctx context.Context, args ...string) string {
 	}
 	line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return strings.TrimSpace(line)
-}
-
-// loadAverage is the 1-minute load average, or -1 where /proc has none.
-// A load far above what the run itself causes means other work competed.
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	var l float64
-	if _, err := fmt.Sscan(string(b), &l); err != nil {
-		return -1
-	}
-	return l
 }

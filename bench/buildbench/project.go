@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // platforms are built in every turn; debian names the busybox rootfs.
@@ -155,7 +156,7 @@ func (p *project) turn(ctx context.Context, c config, b *builder, registry strin
 		return smp, err
 	}
 
-	before := procCPU(b.pid)
+	before := harness.ProcCPUWithChildren(b.pid)
 	var wall, client time.Duration
 	var err error
 	if v.tool == "polyarch" {
@@ -166,7 +167,7 @@ func (p *project) turn(ctx context.Context, c config, b *builder, registry strin
 	if err != nil {
 		return smp, err
 	}
-	smp.BuilderCPU = (procCPU(b.pid) - before).Seconds()
+	smp.BuilderCPU = (harness.ProcCPUWithChildren(b.pid) - before).Seconds()
 	smp.Seconds, smp.ClientCPU = wall.Seconds(), client.Seconds()
 
 	if err := checkLogs(logDir, nonce); err != nil {
@@ -196,7 +197,7 @@ func (p *project) polyarchBuild(ctx context.Context, c config, b *builder, paral
 	err = cmd.Run()
 	wall := time.Since(start)
 	if err != nil {
-		return 0, 0, fmt.Errorf("polyarch build: %w (see %s)\n%s", err, console.Name(), tail(console.Name()))
+		return 0, 0, fmt.Errorf("polyarch build: %w (see %s)\n%s", err, console.Name(), harness.LogTail(console.Name()))
 	}
 	return wall, cpuOf(cmd), nil
 }
@@ -243,7 +244,7 @@ func (p *project) buildctlBuild(ctx context.Context, c config, b *builder, regis
 	for i, cmd := range cmds {
 		if errs[i] != nil {
 			log := cmd.Stdout.(*os.File).Name()
-			return 0, 0, fmt.Errorf("buildctl build %s: %w (see %s)\n%s", platforms[i].platform, errs[i], log, tail(log))
+			return 0, 0, fmt.Errorf("buildctl build %s: %w (see %s)\n%s", platforms[i].platform, errs[i], log, harness.LogTail(log))
 		}
 		client += cpuOf(cmd)
 	}
@@ -310,10 +311,11 @@ func checkImages(ctx context.Context, registry, tag string) error {
 }
 
 // command is exec.CommandContext with the kernel told to kill the child if
-// buildbench dies.
+// buildbench dies. buildkitd is not buildbench's child (polyarch starts it
+// in its own session), so bench/build.sh's EXIT trap stops that one.
 func command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.SysProcAttr = childProcAttr()
+	cmd.SysProcAttr = harness.ChildProcAttr()
 	return cmd
 }
 
@@ -322,13 +324,4 @@ func cpuOf(cmd *exec.Cmd) time.Duration {
 		return 0
 	}
 	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-}
-
-// tail is the end of a log, for error messages.
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(bytes.TrimSpace(b))
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"slices"
 	"time"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // overheadGoal is the highest polyarch/buildctl wall-time ratio that counts
@@ -61,7 +59,7 @@ func (r *report) summarise() {
 				secs, bcpu, ccpu = append(secs, s.Seconds), append(bcpu, s.BuilderCPU), append(ccpu, s.ClientCPU)
 			}
 		}
-		r.Medians[v.name()] = medians{Seconds: median(secs), BuilderCPU: median(bcpu), ClientCPU: median(ccpu)}
+		r.Medians[v.name()] = medians{Seconds: harness.Median(secs), BuilderCPU: harness.Median(bcpu), ClientCPU: harness.Median(ccpu)}
 	}
 	r.Overhead = map[string]ratio{
 		"seq": r.ratio(variant{"polyarch", false}, variant{"buildctl", false}),
@@ -86,7 +84,7 @@ func (r *report) ratio(a, b variant) ratio {
 		per = append(per, turns[a.name()]/turns[b.name()])
 	}
 	ma, mb := r.Medians[a.name()], r.Medians[b.name()]
-	return ratio{Medians: ma.Seconds / mb.Seconds, PerRound: median(per), BuilderCPU: ma.BuilderCPU / mb.BuilderCPU}
+	return ratio{Medians: ma.Seconds / mb.Seconds, PerRound: harness.Median(per), BuilderCPU: ma.BuilderCPU / mb.BuilderCPU}
 }
 
 func (r *report) print(w io.Writer) {
@@ -119,26 +117,4 @@ func (r *report) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "goal: polyarch/buildctl wall time (of the medians) <= %.2f, one at a time (it is %.3f) and 5 at once (%.3f): %s\n",
 		r.Goal, r.Overhead["seq"].Medians, r.Overhead["par"].Medians, verdict)
-}
-
-func (r *report) writeJSON(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(xs))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // copyRepo is where the copied image lives in both registries.
@@ -46,12 +48,12 @@ type copyResult struct {
 // copies it, every platform, into a fresh registry over an empty root.
 func copyScenario(ctx context.Context, c config, rn *runner, tools []tool) (*copyResult, error) {
 	dir := filepath.Join(c.work, "copy")
-	src, err := startRegistry(ctx, c.polyarch, filepath.Join(dir, "source"))
+	src, err := harness.StartPolyarch(ctx, c.polyarch, filepath.Join(dir, "source"))
 	if err != nil {
 		return nil, err
 	}
-	defer src.stop()
-	digest, bytes, blobs, err := pushLayout(ctx, c.layout, src.addr+"/"+copyRepo)
+	defer src.Stop()
+	digest, bytes, blobs, err := pushLayout(ctx, c.layout, src.Addr+"/"+copyRepo)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +71,7 @@ func copyScenario(ctx context.Context, c config, rn *runner, tools []tool) (*cop
 	res.DestDir = dstRoot
 	res.SHA256[0] = sha256Limit()
 	fmt.Printf("\n(b) cold copy of %s: %.0f MB in %d blobs, between two registries, a fresh destination each turn (roots in %s); SHA-256 on one core %.0f MB/s\n",
-		digest, mb(bytes), blobs, dstRoot, res.SHA256[0])
+		digest, harness.MB(bytes), blobs, dstRoot, res.SHA256[0])
 
 	for round := -1; round <= c.copyRounds; round++ {
 		label := roundLabel(round, c.copyRounds)
@@ -101,23 +103,23 @@ func copyScenario(ctx context.Context, c config, rn *runner, tools []tool) (*cop
 // copyTurn starts an empty destination registry, times the tool's copy
 // into it (through counting proxies when counting), checks that the
 // destination serves the source's digest, and stops it, deleting its root.
-func copyTurn(ctx context.Context, c config, rn *runner, t tool, src *registry, dir, digest string, bytes int64, counting bool) (copySample, counts, error) {
+func copyTurn(ctx context.Context, c config, rn *runner, t tool, src *harness.Server, dir, digest string, bytes int64, counting bool) (copySample, counts, error) {
 	smp := copySample{Tool: t.name}
 	var cnt counts
 	defer os.RemoveAll(dir)
-	dst, err := startRegistry(ctx, c.polyarch, dir)
+	dst, err := harness.StartPolyarch(ctx, c.polyarch, dir)
 	if err != nil {
 		return smp, cnt, err
 	}
-	defer dst.stop()
-	srcHost, dstHost := src.addr, dst.addr
+	defer dst.Stop()
+	srcHost, dstHost := src.Addr, dst.Addr
 	var ps, pd *proxy
 	if counting {
-		if ps, err = startProxy(src.addr); err != nil {
+		if ps, err = startProxy(src.Addr); err != nil {
 			return smp, cnt, err
 		}
 		defer ps.close()
-		if pd, err = startProxy(dst.addr); err != nil {
+		if pd, err = startProxy(dst.Addr); err != nil {
 			return smp, cnt, err
 		}
 		defer pd.close()
@@ -127,17 +129,17 @@ func copyTurn(ctx context.Context, c config, rn *runner, t tool, src *registry, 
 	// Write back what earlier turns left dirty, so no copy pays for
 	// another's writeback.
 	syscall.Sync()
-	before := src.cpuSoFar()
+	before := src.CPUSoFar()
 	tm, err := rn.run(ctx, t.copy(srcHost+"/"+copyRepo, dstHost+"/"+copyRepo, []string{srcHost, dstHost}))
 	if err != nil {
 		return smp, cnt, err
 	}
-	after := src.cpuSoFar()
+	after := src.CPUSoFar()
 	if counting {
 		cnt = ps.take().add(pd.take())
 	}
 
-	ref, err := name.ParseReference(dst.addr + "/" + copyRepo)
+	ref, err := name.ParseReference(dst.Addr + "/" + copyRepo)
 	if err != nil {
 		return smp, cnt, err
 	}
@@ -148,11 +150,11 @@ func copyTurn(ctx context.Context, c config, rn *runner, t tool, src *registry, 
 	if d.Digest.String() != digest {
 		return smp, cnt, fmt.Errorf("destination has %s, want %s", d.Digest, digest)
 	}
-	dst.stop()
+	dst.Stop()
 	smp.Seconds = tm.wall.Seconds()
-	smp.MBps = mb(bytes) / tm.wall.Seconds()
+	smp.MBps = harness.MB(bytes) / tm.wall.Seconds()
 	smp.ToolCPU = tm.cpu.Seconds()
 	smp.SrcCPU = (after - before).Seconds()
-	smp.DstCPU = dst.cpu().Seconds()
+	smp.DstCPU = dst.CPU().Seconds()
 	return smp, cnt, nil
 }

@@ -28,11 +28,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
-	"syscall"
 	"time"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // config is what the flags set.
@@ -73,12 +73,7 @@ func main() {
 	flag.DurationVar(&c.timeout, "timeout", 9*time.Minute, "give up after this long")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, c); err != nil {
-		fmt.Fprintln(os.Stderr, "indexbench:", err)
-		os.Exit(1)
-	}
+	harness.Run("indexbench", func(ctx context.Context) error { return run(ctx, c) })
 }
 
 func run(ctx context.Context, c config) error {
@@ -109,7 +104,7 @@ func run(ctx context.Context, c config) error {
 		Started:   time.Now().UTC(),
 		CPUs:      runtime.NumCPU(),
 		Versions:  map[string]string{},
-		LoadStart: loadAverage(),
+		LoadStart: harness.LoadAverage(),
 	}
 	for _, t := range []tool{pa, cr, rc, dk} {
 		rep.Versions[t.name] = t.version
@@ -127,10 +122,10 @@ func run(ctx context.Context, c config) error {
 			return err
 		}
 	}
-	rep.LoadEnd = loadAverage()
+	rep.LoadEnd = harness.LoadAverage()
 	rep.print(os.Stdout)
 	if c.jsonOut != "" {
-		if err := rep.writeJSON(c.jsonOut); err != nil {
+		if err := harness.WriteJSON(c.jsonOut, &rep); err != nil {
 			return err
 		}
 		fmt.Println("results written to", c.jsonOut)
@@ -156,20 +151,3 @@ func roundLabel(round, rounds int) string {
 	}
 	return fmt.Sprintf("round %d/%d", round, rounds)
 }
-
-// loadAverage is the 1-minute load average, or -1 where /proc has none.
-// A load far above what the run itself causes means other work competed.
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	var l float64
-	if _, err := fmt.Sscan(string(b), &l); err != nil {
-		return -1
-	}
-	return l
-}
-
-// mb converts bytes to decimal megabytes, the unit of every MB printed.
-func mb(bytes int64) float64 { return float64(bytes) / 1e6 }

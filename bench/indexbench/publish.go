@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // publishSample is one tool's turn in one round: a publish into a new
@@ -41,18 +43,18 @@ type publishResult struct {
 // then runs the same command again.
 func publishScenario(ctx context.Context, c config, rn *runner, tools []tool) (*publishResult, error) {
 	dir := filepath.Join(c.work, "publish")
-	reg, err := startRegistry(ctx, c.polyarch, dir)
+	reg, err := harness.StartPolyarch(ctx, c.polyarch, dir)
 	if err != nil {
 		return nil, err
 	}
-	defer reg.stop()
-	px, err := startProxy(reg.addr)
+	defer reg.Stop()
+	px, err := startProxy(reg.Addr)
 	if err != nil {
 		return nil, err
 	}
 	defer px.close()
 
-	srcs, template, want, blobBytes, err := pushArchImages(ctx, reg.addr, c.layers, c.layerBytes)
+	srcs, template, want, blobBytes, err := pushArchImages(ctx, reg.Addr, c.layers, c.layerBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -65,19 +67,19 @@ func publishScenario(ctx context.Context, c config, rn *runner, tools []tool) (*
 		res.Tools = append(res.Tools, t.name)
 	}
 	fmt.Printf("\n(a) publish: %d arch-named images (%d x %d layers x %.1f MB, %.1f MB of blobs) -> one index in the same registry; (c) the same command again\n",
-		len(srcs), len(srcs), c.layers, mb(c.layerBytes), mb(blobBytes))
+		len(srcs), len(srcs), c.layers, harness.MB(c.layerBytes), harness.MB(blobBytes))
 
 	for round := -1; round <= c.publishRounds; round++ {
 		label := roundLabel(round, c.publishRounds)
 		for _, t := range rotate(tools, round) {
 			// In the counting pass the tools reach the registry through
 			// the proxy, by its address.
-			host := reg.addr
+			host := reg.Addr
 			if round == 0 {
 				host = px.addr
 				px.take()
 			}
-			at := func(s string) string { return strings.Replace(s, reg.addr, host, 1) }
+			at := func(s string) string { return strings.Replace(s, reg.Addr, host, 1) }
 			var hostSrcs []source
 			for _, s := range srcs {
 				hostSrcs = append(hostSrcs, source{ref: at(s.ref), platform: s.platform})
@@ -90,7 +92,7 @@ func publishScenario(ctx context.Context, c config, rn *runner, tools []tool) (*
 			if err != nil {
 				return nil, fmt.Errorf("publish, %s, %s: %w", label, t.name, err)
 			}
-			if err := checkIndex(ctx, reg.addr+"/"+repo+":v1", want); err != nil {
+			if err := checkIndex(ctx, reg.Addr+"/"+repo+":v1", want); err != nil {
 				return nil, fmt.Errorf("publish, %s, %s: %w", label, t.name, err)
 			}
 			if round == 0 {
@@ -103,7 +105,7 @@ func publishScenario(ctx context.Context, c config, rn *runner, tools []tool) (*
 			if err != nil {
 				return nil, fmt.Errorf("republish, %s, %s: %w", label, t.name, err)
 			}
-			if err := checkIndex(ctx, reg.addr+"/"+repo+":v1", want); err != nil {
+			if err := checkIndex(ctx, reg.Addr+"/"+repo+":v1", want); err != nil {
 				return nil, fmt.Errorf("republish, %s, %s: %w", label, t.name, err)
 			}
 			if round == 0 {

@@ -1,15 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // report is everything a run measured, as printed and as written to JSON.
@@ -58,7 +56,7 @@ func ratios(rs rounds, med map[string]float64, peers []string) []ratio {
 		for _, turns := range rs {
 			per = append(per, turns["polyarch"]/turns[p])
 		}
-		out = append(out, ratio{Peer: p, Medians: med["polyarch"] / med[p], PerRound: median(per)})
+		out = append(out, ratio{Peer: p, Medians: med["polyarch"] / med[p], PerRound: harness.Median(per)})
 	}
 	return out
 }
@@ -84,8 +82,8 @@ func (r *publishResult) summarise() {
 				re, reCPU = append(re, s.RepublishSeconds), append(reCPU, s.RepublishCPU)
 			}
 		}
-		r.Medians["publish/"+t] = summary{Seconds: median(pub), CPU: median(pubCPU)}
-		r.Medians["republish/"+t] = summary{Seconds: median(re), CPU: median(reCPU)}
+		r.Medians["publish/"+t] = summary{Seconds: harness.Median(pub), CPU: harness.Median(pubCPU)}
+		r.Medians["republish/"+t] = summary{Seconds: harness.Median(re), CPU: harness.Median(reCPU)}
 	}
 }
 
@@ -99,7 +97,7 @@ func (r *copyResult) summarise() {
 				src, dst = append(src, s.SrcCPU), append(dst, s.DstCPU)
 			}
 		}
-		r.Medians[t] = summary{Seconds: median(secs), MBps: median(mbps), CPU: median(cpu), SrcCPU: median(src), DstCPU: median(dst)}
+		r.Medians[t] = summary{Seconds: harness.Median(secs), MBps: harness.Median(mbps), CPU: harness.Median(cpu), SrcCPU: harness.Median(src), DstCPU: harness.Median(dst)}
 	}
 }
 
@@ -140,7 +138,7 @@ func (r *publishResult) print(w io.Writer, step, title string) {
 	fmt.Fprintf(w, "%-10s %8s %10s %8s %9s %11s %13s   %s\n", "tool", "wall s", "/fastest", "CPU s", "requests", "blob MB up", "blob MB down", "requests by method")
 	for _, t := range r.Tools {
 		m, c := r.Medians[step+"/"+t], cnts[t]
-		fmt.Fprintf(w, "%-10s %8.3f %10.2f %8.3f %9d %11.2f %13.2f   %s\n", t, m.Seconds, m.Seconds/med[best], m.CPU, c.Requests, mb(c.BlobUp), mb(c.BlobDown), byMethod(c))
+		fmt.Fprintf(w, "%-10s %8.3f %10.2f %8.3f %9d %11.2f %13.2f   %s\n", t, m.Seconds, m.Seconds/med[best], m.CPU, c.Requests, harness.MB(c.BlobUp), harness.MB(c.BlobDown), byMethod(c))
 	}
 	printRatios(w, ratios(rs, med, peers))
 	pa := cnts["polyarch"]
@@ -171,13 +169,13 @@ func (r *copyResult) print(w io.Writer) {
 	best := fastest(med, peers)
 	sha := (r.SHA256[0] + r.SHA256[1]) / 2
 
-	fmt.Fprintf(w, "\n(b) cold copy between two registries, %.0f MB in %d blobs, destination roots in %s, medians of %d rounds (requests and bytes: the counting pass)\n", mb(r.BlobBytes), r.Blobs, r.DestDir, r.Rounds)
+	fmt.Fprintf(w, "\n(b) cold copy between two registries, %.0f MB in %d blobs, destination roots in %s, medians of %d rounds (requests and bytes: the counting pass)\n", harness.MB(r.BlobBytes), r.Blobs, r.DestDir, r.Rounds)
 	fmt.Fprintf(w, "%-10s %8s %8s %8s %10s %10s %10s %10s %9s %11s %13s   %s\n",
 		"tool", "wall s", "MB/s", "of SHA", "/fastest", "tool CPU", "src CPU", "dst CPU", "requests", "blob MB up", "blob MB down", "requests by method")
 	for _, t := range r.Tools {
 		m, c := r.Medians[t], r.Counts[t]
 		fmt.Fprintf(w, "%-10s %8.3f %8.1f %8.2f %10.2f %10.2f %10.2f %10.2f %9d %11.1f %13.1f   %s\n",
-			t, m.Seconds, m.MBps, m.MBps/sha, m.Seconds/med[best], m.CPU, m.SrcCPU, m.DstCPU, c.Requests, mb(c.BlobUp), mb(c.BlobDown), byMethod(c))
+			t, m.Seconds, m.MBps, m.MBps/sha, m.Seconds/med[best], m.CPU, m.SrcCPU, m.DstCPU, c.Requests, harness.MB(c.BlobUp), harness.MB(c.BlobDown), byMethod(c))
 	}
 	printRatios(w, ratios(rs, med, peers))
 	fmt.Fprintf(w, "SHA-256 on one core (Go crypto/sha256): %.0f MB/s at start, %.0f at end; \"of SHA\" is MB/s over their mean\n", r.SHA256[0], r.SHA256[1])
@@ -217,26 +215,4 @@ func byMethod(c counts) string {
 		parts = append(parts, fmt.Sprintf("%s %d", m, c.ByMethod[m]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func (r *report) writeJSON(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(xs))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

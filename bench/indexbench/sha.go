@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"math/rand/v2"
 	"time"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // sha256Limit measures what one core hashes with Go's crypto/sha256 (the
@@ -21,7 +23,7 @@ func sha256Limit() float64 {
 	for range 5 {
 		start := time.Now()
 		sha256.Sum256(buf)
-		rates = append(rates, mb(int64(len(buf)))/time.Since(start).Seconds())
+		rates = append(rates, harness.MB(int64(len(buf)))/time.Since(start).Seconds())
 	}
-	return median(rates)
+	return harness.Median(rates)
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // source is one arch-named image of the publish scenario.
@@ -141,7 +143,7 @@ func (r *runner) run(ctx context.Context, cmds [][]string) (timing, error) {
 		var stdout, stderr bytes.Buffer
 		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 		cmd.Env, cmd.Stdout, cmd.Stderr = r.env, &stdout, &stderr
-		cmd.SysProcAttr = childProcAttr()
+		cmd.SysProcAttr = harness.ChildProcAttr()
 		err := cmd.Run()
 		if cmd.ProcessState != nil {
 			t.cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()

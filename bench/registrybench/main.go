@@ -20,11 +20,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // repo is where every server stores the image.
@@ -58,12 +59,7 @@ func main() {
 	flag.DurationVar(&c.timeout, "timeout", 9*time.Minute, "give up after this long")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, c); err != nil {
-		fmt.Fprintln(os.Stderr, "registrybench:", err)
-		os.Exit(1)
-	}
+	harness.Run("registrybench", func(ctx context.Context) error { return run(ctx, c) })
 }
 
 func run(ctx context.Context, c config) error {
@@ -95,19 +91,16 @@ func run(ctx context.Context, c config) error {
 		Gets:      c.gets,
 		Workers:   c.workers,
 		Goal:      throughputGoal,
-		LoadStart: loadAverage(),
+		LoadStart: harness.LoadAverage(),
 	}
 	fmt.Printf("image %s: %.0f MB in %d blobs, %d platforms; %d rounds after a warm-up, %d manifest GETs x %d workers; crane %s; %d CPUs\n",
-		img.Digest, mb(img.Bytes), img.Blobs, img.Platforms, c.rounds, c.gets, c.workers, cl.version, rep.CPUs)
+		img.Digest, harness.MB(img.Bytes), img.Blobs, img.Platforms, c.rounds, c.gets, c.workers, cl.version, rep.CPUs)
 	// Round 0 warms up (binaries, page cache, CPU clocks) and is not
 	// counted: the first turn of a run is reliably slower. Who goes first
 	// alternates between rounds, because the second turn of a round runs a
 	// little faster (about 2% on pulls) whichever server takes it.
 	for round := 0; round <= c.rounds; round++ {
-		label := fmt.Sprintf("round %d/%d", round, c.rounds)
-		if round == 0 {
-			label = "warm-up"
-		}
+		label := harness.RoundLabel(round, c.rounds)
 		order := servers
 		if round%2 == 0 {
 			order = []server{servers[1], servers[0]}
@@ -124,11 +117,11 @@ func run(ctx context.Context, c config) error {
 			}
 		}
 	}
-	rep.LoadEnd = loadAverage()
+	rep.LoadEnd = harness.LoadAverage()
 	rep.summarise(servers[0].name, servers[1].name)
 	rep.printTable(os.Stdout)
 	if c.jsonOut != "" {
-		if err := rep.writeJSON(c.jsonOut); err != nil {
+		if err := harness.WriteJSON(c.jsonOut, &rep); err != nil {
 			return err
 		}
 		fmt.Println("results written to", c.jsonOut)
@@ -145,8 +138,8 @@ func turn(ctx context.Context, c config, cl *client, img image, s server, round 
 	if err != nil {
 		return sample{}, err
 	}
-	defer srv.stop()
-	ref := srv.addr + "/" + repo
+	defer srv.Stop()
+	ref := srv.Addr + "/" + repo
 
 	smp := sample{Server: s.name, Round: round}
 	// Write back what earlier steps left dirty, so that neither push nor
@@ -156,39 +149,22 @@ func turn(ctx context.Context, c config, cl *client, img image, s server, round 
 	if err != nil {
 		return smp, err
 	}
-	smp.PushSeconds, smp.PushMBps = d.Seconds(), mb(img.Bytes)/d.Seconds()
+	smp.PushSeconds, smp.PushMBps = d.Seconds(), harness.MB(img.Bytes)/d.Seconds()
 
 	syscall.Sync()
 	d, err = cl.pull(ctx, ref, filepath.Join(dir, "pulled"), img.Bytes)
 	if err != nil {
 		return smp, err
 	}
-	smp.PullSeconds, smp.PullMBps = d.Seconds(), mb(img.Bytes)/d.Seconds()
+	smp.PullSeconds, smp.PullMBps = d.Seconds(), harness.MB(img.Bytes)/d.Seconds()
 
-	d, err = getManifests(ctx, srv.addr, repo, img.Digest, c.gets, c.workers)
+	d, err = getManifests(ctx, srv.Addr, repo, img.Digest, c.gets, c.workers)
 	if err != nil {
 		return smp, err
 	}
 	smp.GetSeconds, smp.GetsPerSec = d.Seconds(), float64(c.gets)/d.Seconds()
 
-	srv.stop()
-	smp.ServerCPU = srv.cpu().Seconds()
+	srv.Stop()
+	smp.ServerCPU = srv.CPU().Seconds()
 	return smp, nil
 }
-
-// loadAverage is the 1-minute load average, or -1 where /proc has none.
-// A load far above what the run itself causes means other work competed.
-func loadAverage() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	var l float64
-	if _, err := fmt.Sscan(string(b), &l); err != nil {
-		return -1
-	}
-	return l
-}
-
-// mb converts bytes to decimal megabytes, the unit of every MB/s printed.
-func mb(bytes int64) float64 { return float64(bytes) / 1e6 }

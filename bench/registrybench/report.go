@@ -1,13 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"slices"
 	"time"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 // throughputGoal is the lowest polyarch/plain ratio of push and pull MB/s
@@ -122,17 +120,6 @@ func (r *report) printTable(w io.Writer) {
 	fmt.Fprintf(w, "goal: %s/%s push and pull ratios (of the medians) >= %.2f: %s\n", r.Candidate, r.Baseline, r.Goal, verdict)
 }
 
-func (r *report) writeJSON(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 // medians is the median of each metric.
 func medians(ms []metrics) metrics {
 	cols := make([][]float64, len(metrics{}.values()))
@@ -143,18 +130,7 @@ func medians(ms []metrics) metrics {
 	}
 	out := make([]float64, len(cols))
 	for i, c := range cols {
-		out[i] = median(c)
+		out[i] = harness.Median(c)
 	}
 	return metricsOf(out)
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Sorted(slices.Values(xs))
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -31,11 +31,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -44,6 +42,8 @@ import (
 
 	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/verify"
+
+	"github.com/polyarch/polyarch/bench/internal/harness"
 )
 
 type config struct {
@@ -71,12 +71,7 @@ func main() {
 	flag.DurationVar(&c.timeout, "timeout", 15*time.Minute, "give up after this long")
 	flag.Parse()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, c); err != nil {
-		fmt.Fprintln(os.Stderr, "verifybench:", err)
-		os.Exit(1)
-	}
+	harness.Run("verifybench", func(ctx context.Context) error { return run(ctx, c) })
 }
 
 // turn is one timed measurement.
@@ -116,15 +111,15 @@ func run(ctx context.Context, c config) error {
 		foreign += l.foreign
 	}
 	fmt.Printf("    %d layers: %.1f MB gzip, %.1f MB tar (%.2f:1), %d files, %d ELF (%d not x86-64), in %s\n",
-		len(layers), mb(gz), mb(tarBytes), float64(tarBytes)/float64(gz), files, elfFiles, foreign, time.Since(start).Round(100*time.Millisecond))
+		len(layers), harness.MB(gz), harness.MB(tarBytes), float64(tarBytes)/float64(gz), files, elfFiles, foreign, time.Since(start).Round(100*time.Millisecond))
 
 	fmt.Println("==> starting polyarch registry serve and pushing the image")
-	reg, err := startRegistry(ctx, c.polyarch, c.work)
+	reg, err := harness.StartPolyarch(ctx, c.polyarch, c.work)
 	if err != nil {
 		return err
 	}
-	defer reg.stop()
-	ref, err := name.ParseReference(reg.addr + "/bench/verify:v1")
+	defer reg.Stop()
+	ref, err := name.ParseReference(reg.Addr + "/bench/verify:v1")
 	if err != nil {
 		return err
 	}
@@ -206,7 +201,7 @@ func run(ctx context.Context, c config) error {
 			if err := t.fn(ctx); err != nil {
 				return fmt.Errorf("round %d, %s: %w", round, t.name, err)
 			}
-			rate := mb(gz) / time.Since(start).Seconds()
+			rate := harness.MB(gz) / time.Since(start).Seconds()
 			if round > 0 {
 				samples[t.name] = append(samples[t.name], rate)
 			}
@@ -219,8 +214,8 @@ func run(ctx context.Context, c config) error {
 		fmt.Printf("%-8s MB/s: %s\n", label, strings.Join(line, ", "))
 	}
 
-	base := median(samples["gunzip"])
-	fmt.Printf("\nmedians over %d rounds, MB/s of gzip input (%.1f MB gzip, %.1f MB tar):\n", c.rounds, mb(gz), mb(tarBytes))
+	base := harness.Median(samples["gunzip"])
+	fmt.Printf("\nmedians over %d rounds, MB/s of gzip input (%.1f MB gzip, %.1f MB tar):\n", c.rounds, harness.MB(gz), harness.MB(tarBytes))
 	fmt.Printf("  %-44s %7.1f\n", "gunzip -c > /dev/null, one layer at a time", base)
 	for _, t := range turns[1:] {
 		desc := map[string]string{
@@ -230,34 +225,20 @@ func run(ctx context.Context, c config) error {
 		if desc == "" {
 			desc = fmt.Sprintf("Verify from the registry, %d layers at once", c.jobs)
 		}
-		m := median(samples[t.name])
+		m := harness.Median(samples[t.name])
 		var perRound []float64
 		for i, s := range samples[t.name] {
 			perRound = append(perRound, s/samples["gunzip"][i])
 		}
-		fmt.Printf("  %-44s %7.1f   ratio %.2f (median of round ratios %.2f)\n", desc, m, m/base, median(perRound))
+		fmt.Printf("  %-44s %7.1f   ratio %.2f (median of round ratios %.2f)\n", desc, m, m/base, harness.Median(perRound))
 	}
-	scanRatio := median(samples["scan"]) / base
+	scanRatio := harness.Median(samples["scan"]) / base
 	verdict := "met"
 	if scanRatio < 0.7 {
 		verdict = "NOT met"
 	}
 	fmt.Printf("goal: scan >= 0.7 of gunzip: %s (%.2f); load average now %s\n", verdict, scanRatio, loadavg())
 	return nil
-}
-
-func mb(n int64) float64 { return float64(n) / 1e6 }
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func loadavg() string {

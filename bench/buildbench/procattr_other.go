@@ -1,9 +1,0 @@
-//go:build !linux
-
-package main
-
-import "syscall"
-
-// childProcAttr: only Linux can tie a child's life to its parent's; elsewhere
-// buildbench stops what it started itself, on exit and on SIGINT/SIGTERM.
-func childProcAttr() *syscall.SysProcAttr { return nil }
