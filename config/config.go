@@ -47,7 +47,7 @@ type Builder struct {
 	// Platforms it builds natively.
 	Platforms []string `yaml:"platforms"`
 	// Parallel is how many builds it runs at once (default 2).
-	Parallel int `yaml:"parallel"`
+	Parallel int  `yaml:"parallel"`
 	TLS      *TLS `yaml:"tls"`
 }
 

@@ -105,8 +105,8 @@ func CopyWith(ctx context.Context, src, dst name.Reference, platforms []v1.Platf
 			return nil, fmt.Errorf("reading the config of %s: %w", src, err)
 		}
 		p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-		if len(platforms) > 0 && !containsPlatform(platforms, p) {
-			return nil, fmt.Errorf("%s is a single %s image, not %s", src, platform.Format(p), formatAll(platforms))
+		if len(platforms) > 0 && !platform.Contains(platforms, p) {
+			return nil, fmt.Errorf("%s is a single %s image, not %s", src, platform.Format(p), platform.FormatList(platforms))
 		}
 		res.Platforms = []string{platform.Format(p)}
 		res.Digest, res.MediaType = desc.Digest.String(), desc.MediaType
@@ -200,23 +200,6 @@ func addendumFor(ii v1.ImageIndex, d v1.Descriptor) (mutate.IndexAddendum, error
 	}
 	add.Descriptor = v1.Descriptor{Platform: d.Platform, Annotations: d.Annotations, URLs: d.URLs}
 	return add, nil
-}
-
-func containsPlatform(ps []v1.Platform, p v1.Platform) bool {
-	for _, q := range ps {
-		if platform.Same(p, q) {
-			return true
-		}
-	}
-	return false
-}
-
-func formatAll(ps []v1.Platform) string {
-	var s []string
-	for _, p := range ps {
-		s = append(s, platform.Format(p))
-	}
-	return strings.Join(s, ", ")
 }
 
 // opener starts reading a blob of the source without hashing it.

@@ -59,7 +59,6 @@ func TestEmulatedCompiles(t *testing.T) {
 	}
 }
 
-
 func TestBadDockerfile(t *testing.T) {
 	if _, err := lint.EmulatedCompiles(filepath.Join(t.TempDir(), "nope"), arm64); err == nil {
 		t.Error("missing Dockerfile accepted")

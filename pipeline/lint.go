@@ -4,6 +4,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/polyarch/polyarch/lint"
+	"github.com/polyarch/polyarch/platform"
 )
 
 // Lint checks each Dockerfile of the plan against the platforms it would
@@ -20,7 +21,7 @@ func Lint(plan *Plan, nodes *Nodes) ([]lint.Finding, error) {
 			if _, seen := emulated[df]; !seen {
 				order = append(order, df)
 			}
-			if !containsSame(emulated[df], t.Platform) {
+			if !platform.Contains(emulated[df], t.Platform) {
 				emulated[df] = append(emulated[df], t.Platform)
 			}
 		}

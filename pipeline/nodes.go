@@ -92,4 +92,6 @@ func (n *Nodes) ForPlatform(ctx context.Context, p v1.Platform) (*buildkit.Node,
 }
 
 // All lists every node: the declared ones and the local one.
-func (n *Nodes) All() []*buildkit.Node { return append(append([]*buildkit.Node{}, n.Remote...), n.Local) }
+func (n *Nodes) All() []*buildkit.Node {
+	return append(append([]*buildkit.Node{}, n.Remote...), n.Local)
+}

@@ -117,7 +117,7 @@ func NewPlan(cfg *config.Config, selectors []string, o Options) (*Plan, error) {
 		}
 	}
 	if len(plan.Units) == 0 {
-		return nil, fmt.Errorf("nothing to build: no image has any of the platforms %s", formatPlatforms(o.Platforms))
+		return nil, fmt.Errorf("nothing to build: no image has any of the platforms %s", platform.FormatList(o.Platforms))
 	}
 	return plan, nil
 }
@@ -179,7 +179,7 @@ func planUnit(cfg *config.Config, img *config.Image, cu config.Unit, o Options) 
 
 	var targets []config.TargetPlatform
 	for _, tp := range img.TargetPlatforms() {
-		if len(o.Platforms) == 0 || containsSame(o.Platforms, tp.Platform) {
+		if len(o.Platforms) == 0 || platform.Contains(o.Platforms, tp.Platform) {
 			targets = append(targets, tp)
 		}
 	}
@@ -293,21 +293,4 @@ func versionNames(img *config.Image) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func containsSame(ps []v1.Platform, p v1.Platform) bool {
-	for _, q := range ps {
-		if platform.Same(p, q) {
-			return true
-		}
-	}
-	return false
-}
-
-func formatPlatforms(ps []v1.Platform) string {
-	var s []string
-	for _, p := range ps {
-		s = append(s, platform.Format(p))
-	}
-	return strings.Join(s, ", ")
 }

@@ -225,3 +225,22 @@ func toSpec(p v1.Platform) specs.Platform {
 func fromSpec(p specs.Platform) v1.Platform {
 	return v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures}
 }
+
+// Contains reports whether ps holds p, compared after normalisation.
+func Contains(ps []v1.Platform, p v1.Platform) bool {
+	for _, q := range ps {
+		if Same(p, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// FormatList formats platforms as "linux/amd64, linux/arm64".
+func FormatList(ps []v1.Platform) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = Format(p)
+	}
+	return strings.Join(s, ", ")
+}

@@ -126,3 +126,14 @@ func TestResolveFollowsContainerd(t *testing.T) {
 		}
 	}
 }
+
+func TestContainsAndFormatList(t *testing.T) {
+	ps, _ := platform.ParseList("linux/amd64,linux/arm64,linux/arm/v7")
+	aarch64 := v1.Platform{OS: "linux", Architecture: "aarch64"}
+	if !platform.Contains(ps, aarch64) || platform.Contains(ps, v1.Platform{OS: "linux", Architecture: "s390x"}) {
+		t.Error("Contains does not compare normalised platforms")
+	}
+	if got := platform.FormatList(ps); got != "linux/amd64, linux/arm64, linux/arm/v7" {
+		t.Errorf("FormatList = %q", got)
+	}
+}

@@ -207,7 +207,7 @@ printed on stdout, the details on stderr.`,
 				return err
 			}
 			for _, o := range opt {
-				if !containsSame(ps, o) {
+				if !platform.Contains(ps, o) {
 					return usagef("--optional %s is not one of --platforms", platform.Format(o))
 				}
 			}

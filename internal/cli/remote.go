@@ -110,12 +110,3 @@ func short(digest string) string {
 	}
 	return digest
 }
-
-func containsSame(ps []v1.Platform, p v1.Platform) bool {
-	for _, q := range ps {
-		if platform.Same(p, q) {
-			return true
-		}
-	}
-	return false
-}

@@ -171,7 +171,7 @@ func targetsOf(ctx context.Context, ref name.Reference, only []v1.Platform, opts
 		if err != nil {
 			return nil, err
 		}
-		if len(only) > 0 && !containsSame(only, t.Platform) {
+		if len(only) > 0 && !platform.Contains(only, t.Platform) {
 			continue
 		}
 		out = append(out, t)
@@ -217,12 +217,5 @@ func formatList(ps []v1.Platform) string {
 	if len(ps) == 0 {
 		return "any platform"
 	}
-	s := ""
-	for i, p := range ps {
-		if i > 0 {
-			s += ", "
-		}
-		s += platform.Format(p)
-	}
-	return s
+	return platform.FormatList(ps)
 }
