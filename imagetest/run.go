@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/polyarch/polyarch/build/buildkit"
+	"github.com/polyarch/polyarch/internal/parallel"
 	"github.com/polyarch/polyarch/platform"
 	"github.com/polyarch/polyarch/verify"
 )
@@ -419,35 +420,50 @@ type Job struct {
 	Spec   *Spec
 }
 
-// RunAll tests every job, a few at once, each on the executor nodeFor gives
-// its platform. Results come in job order.
-func RunAll(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.Platform) (Executor, error), o Options) ([]Result, error) {
-	results := make([][]Result, len(jobs))
-	errs := make([]error, len(jobs))
-	sem := make(chan struct{}, 4)
-	done := make(chan struct{})
-	for i, j := range jobs {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			ex, err := nodeFor(ctx, j.Target.Platform)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			results[i], errs[i] = Run(ctx, j.Target, j.Spec, ex, o)
-		}()
-	}
-	for range jobs {
-		<-done
-	}
-	var out []Result
-	for i := range jobs {
-		if errs[i] != nil {
-			return nil, errs[i]
+// testers bounds how many images are tested at once.
+const testers = 4
+
+// JobResult is the outcome of one Job.
+type JobResult struct {
+	Results []Result
+	// Err says why the tests could not run.
+	Err      error
+	Duration time.Duration
+}
+
+// RunJobs tests every job, a few at once, each on the executor nodeFor gives
+// its platform. start and done, when set, are called around each job from
+// its own goroutine. Outcomes come in job order.
+func RunJobs(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.Platform) (Executor, error), o Options,
+	start func(i int), done func(i int, r JobResult)) []JobResult {
+	out := make([]JobResult, len(jobs))
+	parallel.ForEach(len(jobs), testers, func(i int) {
+		j := jobs[i]
+		if start != nil {
+			start(i)
 		}
-		out = append(out, results[i]...)
+		began := time.Now()
+		ex, err := nodeFor(ctx, j.Target.Platform)
+		if err == nil {
+			out[i].Results, err = Run(ctx, j.Target, j.Spec, ex, o)
+		}
+		out[i].Err, out[i].Duration = err, time.Since(began)
+		if done != nil {
+			done(i, out[i])
+		}
+	})
+	return out
+}
+
+// RunAll tests every job (see RunJobs) and returns all results, or the
+// first error that kept a job's tests from running.
+func RunAll(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.Platform) (Executor, error), o Options) ([]Result, error) {
+	var out []Result
+	for _, r := range RunJobs(ctx, jobs, nodeFor, o, nil, nil) {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		out = append(out, r.Results...)
 	}
 	return out, nil
 }

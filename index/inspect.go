@@ -3,7 +3,6 @@ package index
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -11,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/polyarch/polyarch/internal/parallel"
 	"github.com/polyarch/polyarch/platform"
 )
 
@@ -74,32 +74,24 @@ func Inspect(ctx context.Context, ref name.Reference, opts ...remote.Option) (*I
 	out.Annotations = im.Annotations
 	out.Manifests = make([]Manifest, len(im.Manifests))
 	errs := make([]error, len(im.Manifests))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, d := range im.Manifests {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if !d.MediaType.IsImage() {
-				out.Manifests[i] = Manifest{Platform: formatPtr(d.Platform), Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, Annotations: d.Annotations}
-				return
-			}
-			img, err := ii.Image(d.Digest)
-			if err != nil {
-				errs[i] = fmt.Errorf("reading %s@%s: %w", ref.Context(), d.Digest, err)
-				return
-			}
-			m, err := describeImage(img, d)
-			if err != nil {
-				errs[i] = fmt.Errorf("reading %s@%s: %w", ref.Context(), d.Digest, err)
-				return
-			}
-			out.Manifests[i] = m
-		}()
-	}
-	wg.Wait()
+	parallel.ForEach(len(im.Manifests), fetchers, func(i int) {
+		d := im.Manifests[i]
+		if !d.MediaType.IsImage() {
+			out.Manifests[i] = Manifest{Platform: formatPtr(d.Platform), Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, Annotations: d.Annotations}
+			return
+		}
+		img, err := ii.Image(d.Digest)
+		if err != nil {
+			errs[i] = fmt.Errorf("reading %s@%s: %w", ref.Context(), d.Digest, err)
+			return
+		}
+		m, err := describeImage(img, d)
+		if err != nil {
+			errs[i] = fmt.Errorf("reading %s@%s: %w", ref.Context(), d.Digest, err)
+			return
+		}
+		out.Manifests[i] = m
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err

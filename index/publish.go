@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,6 +31,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/polyarch/polyarch/internal/parallel"
 	"github.com/polyarch/polyarch/platform"
 )
 
@@ -164,7 +164,7 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 		miss *Missing
 		err  error
 	}, len(req.Sources))
-	forEach(len(req.Sources), func(i int) {
+	parallel.ForEach(len(req.Sources), fetchers, func(i int) {
 		r := &resolved[i]
 		r.adds, r.miss, r.err = resolveSource(req.Sources[i], req.DropAttestations, opts)
 	})
@@ -221,7 +221,7 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 	targetRepo := req.Target.Context()
 	res.Children = make([]Child, len(adds))
 	errs := make([]error, len(adds))
-	forEach(len(adds), func(i int) {
+	parallel.ForEach(len(adds), fetchers, func(i int) {
 		a := adds[i]
 		c := a.child
 		switch present, err := manifestExists(targetRepo.Digest(c.Digest), opts); {
@@ -284,21 +284,8 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 	return res, nil
 }
 
-// forEach runs fn(0..n-1), eight at a time.
-func forEach(n int, fn func(i int)) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
-}
+// fetchers bounds how many manifests are fetched at once.
+const fetchers = 8
 
 // addendum is one child with where it comes from.
 type addendum struct {

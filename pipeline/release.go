@@ -156,6 +156,7 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 	// 2. Test each built image by digest, unless it passed the same spec before.
 	var jobs []imagetest.Job
 	var jobSlots []int
+	specs := map[*Unit]*imagetest.Spec{}
 	for i, s := range slots {
 		if s.target.Digest == "" {
 			continue
@@ -170,9 +171,12 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 			continue
 		}
 		s.target.Size = imageSize(t.Image)
-		spec, err := TestSpec(plan.Config, s.u.Image)
-		if err != nil {
-			return nil, err
+		spec, ok := specs[s.u]
+		if !ok {
+			if spec, err = TestSpec(plan.Config, s.u.Image); err != nil {
+				return nil, err
+			}
+			specs[s.u] = spec // one decode per unit, not per platform
 		}
 		if prev, ok := passedBefore(ctx, ref, spec, o.Remote); ok {
 			s.target.Tests, s.target.TestsReused, s.target.Status = prev, true, StatusPassed
@@ -185,62 +189,45 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 	}
 	if len(jobs) > 0 {
 		emit(Event{Stage: StageTest, Text: fmt.Sprintf("testing %d images", len(jobs))})
-		var mu sync.Mutex
-		testResults := make([][]imagetest.Result, len(jobs))
-		testErrs := make([]error, len(jobs))
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 4)
-		for k, j := range jobs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				start := time.Now()
-				s := slots[jobSlots[k]]
-				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateRunning,
-					Text: fmt.Sprintf("[%s %s] testing %s", s.unit.Name, s.target.Platform, short(s.target.Digest))})
-				ex, err := nodes.ForPlatform(ctx, j.Target.Platform)
-				if err == nil {
-					testResults[k], err = imagetest.Run(ctx, j.Target, j.Spec, ex, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore})
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				testErrs[k] = err
-				slots[jobSlots[k]].target.TestTime = time.Since(start)
-			}()
-		}
-		wg.Wait()
-		for k := range jobs {
+		nodeFor := func(ctx context.Context, p v1.Platform) (imagetest.Executor, error) { return nodes.ForPlatform(ctx, p) }
+		start := func(k int) {
 			s := slots[jobSlots[k]]
-			s.target.Tests = testResults[k]
-			sum := imagetest.Summarize(testResults[k])
+			emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateRunning,
+				Text: fmt.Sprintf("[%s %s] testing %s", s.unit.Name, s.target.Platform, short(s.target.Digest))})
+		}
+		// Each job's outcome is recorded as it ends, from its own goroutine;
+		// the jobs are of distinct targets.
+		done := func(k int, r imagetest.JobResult) {
+			s := slots[jobSlots[k]]
+			s.target.Tests, s.target.TestTime = r.Results, r.Duration
+			sum := imagetest.Summarize(r.Results)
 			switch {
-			case testErrs[k] != nil:
-				s.target.Status, s.target.Error = StatusTestFail, testErrs[k].Error()
+			case r.Err != nil:
+				s.target.Status, s.target.Error = StatusTestFail, r.Err.Error()
 				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateFailed,
-					Text: fmt.Sprintf("[%s %s] tests could not run: %v", s.unit.Name, s.target.Platform, testErrs[k])})
+					Text: fmt.Sprintf("[%s %s] tests could not run: %v", s.unit.Name, s.target.Platform, r.Err)})
 			case sum.Failed > 0:
 				s.target.Status = StatusTestFail
 				var msgs []string
-				for _, r := range testResults[k] {
-					if r.Failed() {
-						msgs = append(msgs, r.Kind+": "+r.Name+": "+r.Message)
+				for _, t := range r.Results {
+					if t.Failed() {
+						msgs = append(msgs, t.Kind+": "+t.Name+": "+t.Message)
 					}
 				}
 				s.target.Error = strings.Join(msgs, "\n")
 				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateFailed,
-					Text: fmt.Sprintf("[%s %s] %d of %d tests FAILED", s.unit.Name, s.target.Platform, sum.Failed, len(testResults[k]))})
+					Text: fmt.Sprintf("[%s %s] %d of %d tests FAILED", s.unit.Name, s.target.Platform, sum.Failed, len(r.Results))})
 			default:
 				s.target.Status = StatusPassed
 				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateDone,
-					Text: fmt.Sprintf("[%s %s] %d tests passed (%s)", s.unit.Name, s.target.Platform, sum.Passed, s.target.TestTime.Round(100*time.Millisecond))})
-				if err := recordPass(ctx, jobs[k], testResults[k], o.Remote); err != nil {
+					Text: fmt.Sprintf("[%s %s] %d tests passed (%s)", s.unit.Name, s.target.Platform, sum.Passed, r.Duration.Round(100*time.Millisecond))})
+				if err := recordPass(ctx, jobs[k], r.Results, o.Remote); err != nil {
 					emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest,
 						Text: fmt.Sprintf("[%s %s] could not record the test result (%v): the next run will test again", s.unit.Name, s.target.Platform, err)})
 				}
 			}
 		}
+		imagetest.RunJobs(ctx, jobs, nodeFor, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore}, start, done)
 	}
 
 	// 3. Publish each unit whose required targets all passed.

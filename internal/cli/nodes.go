@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"io"
-	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
@@ -27,18 +26,12 @@ func (f *nodeFlags) register(cmd *cobra.Command) {
 }
 
 func (f *nodeFlags) nodes() (*pipeline.Nodes, error) {
-	file := f.file
-	if file == "" {
-		if _, err := os.Stat("polyarch.yaml"); err == nil {
-			file = "polyarch.yaml"
-		}
+	cfg, err := loadOptionalConfig(f.file)
+	if err != nil {
+		return nil, err
 	}
-	cfg := &config.Config{}
-	if file != "" {
-		var err error
-		if cfg, err = config.Load(file); err != nil {
-			return nil, err
-		}
+	if cfg == nil {
+		cfg = &config.Config{}
 	}
 	return pipeline.NodesFor(cfg, localOptionsFor(cfg, f.builderDir)), nil
 }
