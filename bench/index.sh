@@ -14,8 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$PWD/bin"
-crane_version=v0.22.1
-regctl_version=v0.11.7
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/polyarch-indexbench.XXXXXX")"
 # indexbench stops its registries itself (and the kernel kills them and the
@@ -23,18 +21,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/polyarch-indexbench.XXXXXX")"
 # roots, the tools' private Docker config and HOME.
 trap 'rm -rf "$work"' EXIT
 
-if [[ "$("$bin/crane" version 2>/dev/null)" == "$crane_version" ]]; then
-  echo "==> crane $crane_version: already in bin/"
-else
-  echo "==> installing crane $crane_version into bin/"
-  GOBIN="$bin" go install "github.com/google/go-containerregistry/cmd/crane@$crane_version"
-fi
-if [[ "$("$bin/regctl" version --format '{{.VCSTag}}' 2>/dev/null)" == "$regctl_version" ]]; then
-  echo "==> regctl $regctl_version: already in bin/"
-else
-  echo "==> installing regctl $regctl_version into bin/"
-  GOBIN="$bin" go install "github.com/regclient/regclient/cmd/regctl@$regctl_version"
-fi
+scripts/go-tools.sh # the pinned crane and regctl
 docker="$(command -v docker)" || { echo "index.sh: Docker's CLI (docker) not found; only the client is needed, no engine" >&2; exit 1; }
 
 echo "==> building polyarch, genimage and indexbench into bin/"

@@ -7,19 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$PWD/bin"
-crane_version=v0.22.1
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/polyarch-bench.XXXXXX")"
 # registrybench stops its servers itself (and the kernel kills them if it
 # dies); what is left is the scratch space: image, roots, pulls, logs.
 trap 'rm -rf "$work"' EXIT
 
-if [[ "$("$bin/crane" version 2>/dev/null)" == "$crane_version" ]]; then
-  echo "==> crane $crane_version: already in bin/"
-else
-  echo "==> installing crane $crane_version into bin/"
-  GOBIN="$bin" go install "github.com/google/go-containerregistry/cmd/crane@$crane_version"
-fi
+scripts/go-tools.sh # the pinned crane (and regctl)
 
 echo "==> building polyarch, plainregistry, genimage and registrybench into bin/"
 go build -o "$bin/polyarch" ./cmd/polyarch

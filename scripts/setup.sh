@@ -14,10 +14,6 @@ mkdir -p "$BIN"
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 
-# Pinned versions of the independent clients used as checkers and peers.
-CRANE_VERSION=v0.22.1
-REGCTL_VERSION=v0.11.7
-
 command -v go >/dev/null || die "Go is not installed (polyarch needs Go 1.26): see https://go.dev/doc/install"
 
 apt_install() {
@@ -34,17 +30,6 @@ apt_install() {
 		apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 	fi
-}
-
-go_tool() { # name module version
-	local name=$1 module=$2 version=$3 stamp="$BIN/.$1.version"
-	if [ -x "$BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
-		say "$name $version present"
-		return
-	fi
-	say "installing $name $version from the Go module proxy"
-	GOBIN=$BIN go install "$module@$version"
-	echo "$version" >"$stamp"
 }
 
 # Builds: runc for buildkitd's OCI worker, QEMU user-mode emulation through
@@ -68,8 +53,7 @@ binfmt() {
 }
 binfmt
 
-go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
-go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
+scripts/go-tools.sh
 
 # buildkitd and buildctl, pinned in tools/buildkit/go.mod (go install refuses
 # buildkit's exclude lines, so a wrapper module builds them).

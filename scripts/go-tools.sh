@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the pinned crane and regctl into bin/ from the Go module proxy:
+# the independent clients tests check results with and benchmarks compare
+# against. Idempotent: a tool of the pinned version is kept.
+#
+#   scripts/go-tools.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$PWD/bin
+mkdir -p "$BIN"
+
+# The one place these versions are pinned.
+CRANE_VERSION=v0.22.1
+REGCTL_VERSION=v0.11.7
+
+go_tool() { # name module version
+	local name=$1 module=$2 version=$3 stamp="$BIN/.$1.version"
+	if [ -x "$BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
+		printf '==> %s %s present\n' "$name" "$version" >&2
+		return
+	fi
+	printf '==> installing %s %s from the Go module proxy\n' "$name" "$version" >&2
+	GOBIN=$BIN go install "$module@$version"
+	echo "$version" >"$stamp"
+}
+
+go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
+go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
