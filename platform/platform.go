@@ -40,7 +40,7 @@ func Parse(s string) (v1.Platform, error) {
 		}
 	}
 	if !strings.Contains(spec, "/") {
-		return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant], e.g. linux/%s", s, spec)
+		return v1.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant], e.g. %s", s, example(spec))
 	}
 	p, err := platforms.Parse(spec)
 	if err != nil {
@@ -54,6 +54,21 @@ func Parse(s string) (v1.Platform, error) {
 		return v1.Platform{}, fmt.Errorf("platform %q: %w", s, err)
 	}
 	return out, nil
+}
+
+// example suggests a whole platform for a word given alone: an OS gets its
+// amd64 platform (linux gives linux/amd64), an architecture its linux one
+// (aarch64 gives linux/arm64), anything else linux/amd64.
+func example(word string) string {
+	if w := strings.ToLower(word); knownOS[w] {
+		return w + "/amd64"
+	}
+	if p, err := platforms.Parse("linux/" + word); err == nil {
+		if n := fromSpec(platforms.Normalize(p)); Check(n) == nil {
+			return Format(n)
+		}
+	}
+	return "linux/amd64"
 }
 
 // unwrapContainerd drops containerd's trailing ": invalid argument".

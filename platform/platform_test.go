@@ -42,6 +42,11 @@ func TestParseRejects(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                 "empty platform",
 		"arm64":            `platform "arm64": want os/arch[/variant], e.g. linux/arm64`,
+		"aarch64":          `platform "aarch64": want os/arch[/variant], e.g. linux/arm64`,
+		"armhf":            `platform "armhf": want os/arch[/variant], e.g. linux/arm/v7`,
+		"linux":            `platform "linux": want os/arch[/variant], e.g. linux/amd64`,
+		"windows":          `platform "windows": want os/arch[/variant], e.g. windows/amd64`,
+		"sparc9":           `platform "sparc9": want os/arch[/variant], e.g. linux/amd64`,
 		"linux/sparc9":     `platform "linux/sparc9": unknown architecture "sparc9"`,
 		"plan10/amd64":     `unknown operating system "plan10"`,
 		"linux/arm/v9":     `unknown variant "v9" for architecture arm`,
