@@ -78,21 +78,12 @@ func NewPlan(cfg *config.Config, selectors []string, o Options) (*Plan, error) {
 		}
 	}
 	for _, s := range selectors {
-		imgName, version, _ := strings.Cut(s, "@")
-		img, ok := cfg.Image(imgName)
-		if !ok {
-			return nil, fmt.Errorf("%s: no image %q (it has %s)", cfg.File, imgName, strings.Join(imageNames(cfg), ", "))
+		sl := ParseSelector(s)
+		img, err := sl.Lookup(cfg)
+		if err != nil {
+			return nil, err
 		}
-		if version != "" {
-			found := false
-			for _, u := range img.Units() {
-				found = found || u.Version == version
-			}
-			if !found || len(img.Versions) == 0 {
-				return nil, fmt.Errorf("%s: image %q has no version %q (it has %s)", cfg.File, imgName, version, strings.Join(versionNames(img), ", "))
-			}
-		}
-		sels = append(sels, sel{img: img, version: version})
+		sels = append(sels, sel{img: img, version: sl.Version})
 	}
 
 	plan := &Plan{Config: cfg}
