@@ -150,6 +150,7 @@ func (o *options) configuration() (*configuration.Configuration, error) {
 			"delete":     configuration.Parameters{"enabled": true},
 		}
 	}
+	applyParseDefaults(cfg)
 	if o.root != "" {
 		if t := cfg.Storage.Type(); t != "filesystem" {
 			return nil, fmt.Errorf("--root %s: the configured storage driver is %q, not filesystem", o.root, t)

@@ -88,6 +88,42 @@ func TestRegistryServeWithIndependentClients(t *testing.T) {
 	}
 }
 
+// TestRegistryCatalogAndTags lists what the registry holds with crane and
+// regctl, whole and page by page.
+func TestRegistryCatalogAndTags(t *testing.T) {
+	crane := testutil.Tool(t, "crane")
+	regctl := testutil.Tool(t, "regctl")
+	srv := startServe(t)
+	host := srv.host
+	repos := []string{"alpha/one", "beta", "gamma/deep/three", "org/agent"}
+	for _, r := range repos {
+		pushRandom(t, crane, host+"/"+r+":v1")
+	}
+	tags := []string{"latest", "v1", "v2", "v3"}
+	for _, tag := range []string{"v2", "v3", "latest"} {
+		run(t, crane, "--insecure", "tag", host+"/org/agent:v1", tag)
+	}
+	lines := func(s string) []string { return strings.Fields(s) }
+	check := func(what string, got, want []string) {
+		t.Helper()
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s = %v, want %v", what, got, want)
+		}
+	}
+
+	check("crane catalog", lines(run(t, crane, "--insecure", "catalog", host)), repos)
+	check("crane ls", lines(run(t, crane, "--insecure", "ls", host+"/org/agent")), tags)
+
+	env := regctlConfig(t, regctl, host, "", "")
+	check("regctl repo ls", lines(runEnv(t, env, regctl, "repo", "ls", host)), repos)
+	check("regctl repo ls --limit 2", lines(runEnv(t, env, regctl, "repo", "ls", "--limit", "2", host)), repos[:2])
+	check("regctl repo ls --last beta --limit 100", lines(runEnv(t, env, regctl, "repo", "ls", "--last", "beta", "--limit", "100", host)), repos[2:])
+	check("regctl tag ls", lines(runEnv(t, env, regctl, "tag", "ls", host+"/org/agent")), tags)
+	check("regctl tag ls --limit 2", lines(runEnv(t, env, regctl, "tag", "ls", "--limit", "2", host+"/org/agent")), tags[:2])
+	check("regctl tag ls --last v1", lines(runEnv(t, env, regctl, "tag", "ls", "--last", "v1", host+"/org/agent")), tags[2:])
+	srv.stop(t)
+}
+
 // pushRandom pushes a small random image with crane and returns its reference.
 func pushRandom(t *testing.T, crane, ref string) string {
 	t.Helper()
