@@ -3,7 +3,8 @@
 # the independent clients tests check results with and benchmarks compare
 # against. Idempotent: a tool of the pinned version is kept.
 #
-#   scripts/go-tools.sh
+#   scripts/go-tools.sh          install what is missing
+#   scripts/go-tools.sh --check  install nothing; exit 1 if a tool is missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/bin
@@ -13,10 +14,18 @@ mkdir -p "$BIN"
 CRANE_VERSION=v0.22.1
 REGCTL_VERSION=v0.11.7
 
+CHECK=0
+[ "${1:-}" = --check ] && CHECK=1
+lacking=0
 go_tool() { # name module version
 	local name=$1 module=$2 version=$3 stamp="$BIN/.$1.version"
 	if [ -x "$BIN/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
-		printf '==> %s %s present\n' "$name" "$version" >&2
+		[ $CHECK = 1 ] || printf '==> %s %s present\n' "$name" "$version" >&2
+		return
+	fi
+	if [ $CHECK = 1 ]; then
+		printf 'go-tools: %s %s missing\n' "$name" "$version" >&2
+		lacking=1
 		return
 	fi
 	printf '==> installing %s %s from the Go module proxy\n' "$name" "$version" >&2
@@ -26,3 +35,4 @@ go_tool() { # name module version
 
 go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
 go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
+exit $lacking

@@ -3,6 +3,8 @@
 # builds polyarch into bin/. Idempotent: what is already there is kept.
 #
 #   scripts/setup.sh          everything the pipeline and the tests need
+#   scripts/setup.sh --check  install nothing: exit 0 when everything is there,
+#                             else 1 naming what is missing
 #
 # Go tools go to bin/ (gitignored); Debian packages through apt-get (root).
 set -euo pipefail
@@ -14,6 +16,13 @@ mkdir -p "$BIN"
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 
+CHECK=0
+[ "${1:-}" = --check ] && CHECK=1
+missing_all=()
+# lack NAME: in --check mode, note NAME as missing and return 0 (skip the
+# install); otherwise return 1 so the caller installs it.
+lack() { [ $CHECK = 1 ] && { missing_all+=("$1"); return 0; }; return 1; }
+
 command -v go >/dev/null || die "Go is not installed (polyarch needs Go 1.26): see https://go.dev/doc/install"
 
 apt_install() {
@@ -21,7 +30,8 @@ apt_install() {
 	for pkg in "$@"; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 	done
-	[ ${#missing[@]} -eq 0 ] && { say "Debian packages present: $*"; return; }
+	[ ${#missing[@]} -eq 0 ] && { [ $CHECK = 1 ] || say "Debian packages present: $*"; return; }
+	lack "Debian packages: ${missing[*]}" && return
 	if [ "$(id -u)" -ne 0 ]; then
 		die "missing Debian packages: ${missing[*]}. Run as root, or: sudo apt-get install -y ${missing[*]}"
 	fi
@@ -40,27 +50,35 @@ apt_install runc qemu-user-static binfmt-support skopeo ca-certificates curl chr
 binfmt() {
 	local dir=/proc/sys/fs/binfmt_misc
 	if [ ! -e "$dir/status" ]; then
+		lack "binfmt_misc mount" && return
 		[ "$(id -u)" -eq 0 ] || die "binfmt_misc is not mounted: as root, run: mount -t binfmt_misc binfmt_misc $dir"
 		say "mounting binfmt_misc"
 		mount -t binfmt_misc binfmt_misc "$dir"
 	fi
 	if [ ! -e "$dir/qemu-aarch64" ] || ! grep -qx enabled "$dir/qemu-aarch64"; then
+		lack "QEMU binfmt handlers" && return
 		[ "$(id -u)" -eq 0 ] || die "QEMU binfmt handlers are not registered: as root, run: update-binfmts --enable"
 		say "registering QEMU binfmt handlers"
 		update-binfmts --enable
 	fi
-	say "QEMU emulation ready: $(ls "$dir" | grep -c '^qemu-') binfmt handlers"
+	[ $CHECK = 1 ] || say "QEMU emulation ready: $(ls "$dir" | grep -c '^qemu-') binfmt handlers"
 }
 binfmt
 
-scripts/go-tools.sh
+if [ $CHECK = 1 ]; then
+	scripts/go-tools.sh --check || missing_all+=("Go tools (scripts/go-tools.sh)")
+else
+	scripts/go-tools.sh
+fi
 
 # buildkitd and buildctl, pinned in tools/buildkit/go.mod (go install refuses
 # buildkit's exclude lines, so a wrapper module builds them).
 BUILDKIT_VERSION=$(grep -oE 'github.com/moby/buildkit v[0-9.]+' tools/buildkit/go.mod | awk '{print $2}')
 [ -n "$BUILDKIT_VERSION" ] || die "tools/buildkit/go.mod names no github.com/moby/buildkit version"
 if [ -x "$BIN/buildkitd" ] && [ -x "$BIN/buildctl" ] && [ "$(cat "$BIN/.buildkit.version" 2>/dev/null)" = "$BUILDKIT_VERSION" ]; then
-	say "buildkitd and buildctl $BUILDKIT_VERSION present"
+	[ $CHECK = 1 ] || say "buildkitd and buildctl $BUILDKIT_VERSION present"
+elif lack "buildkitd and buildctl $BUILDKIT_VERSION"; then
+	:
 else
 	say "building buildkitd and buildctl $BUILDKIT_VERSION (a minute or two)"
 	(cd tools/buildkit && CGO_ENABLED=0 go build -tags "osusergo netgo static_build seccomp" -o "$BIN/" \
@@ -70,6 +88,14 @@ fi
 
 # The multi-arch busybox base image's root filesystems (no base image can be
 # pulled here).
+if [ $CHECK = 1 ]; then
+	scripts/busybox-rootfs.sh --check || missing_all+=("busybox root filesystems (scripts/busybox-rootfs.sh)")
+	if [ ${#missing_all[@]} -gt 0 ]; then
+		printf 'setup: missing: %s\n' "${missing_all[@]}" >&2
+		exit 1
+	fi
+	exit 0
+fi
 scripts/busybox-rootfs.sh
 
 say "building polyarch into bin/polyarch"

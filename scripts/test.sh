@@ -3,11 +3,16 @@
 # they need (scripts/setup.sh). This is the README's test command and what CI runs.
 #
 #   scripts/test.sh             vet, then all tests with the race detector
-#   scripts/test.sh -run Foo    extra arguments go to 'go test'
+#   scripts/test.sh -run Foo    extra arguments go to 'go test' (setup is
+#                               skipped when everything is already installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup.sh
+if [ $# -gt 0 ] && scripts/setup.sh --check; then
+	echo "==> everything the tests need is installed (scripts/setup.sh --check)" >&2
+else
+	scripts/setup.sh
+fi
 
 # End-to-end tests fail, rather than skip, when a tool they need is missing.
 export POLYARCH_E2E=1
