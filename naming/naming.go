@@ -9,11 +9,14 @@
 //     anywhere in the template (org/agent-ARCH:v1.4).
 //
 // A template is a Go template when it contains "{{", else a manifest-tool
-// template. Go templates see the fields of Data.
+// template. Go templates see the fields of Data and a few string functions
+// (template.go lists them); anything else, such as {{range}}, is refused by
+// Parse, and no template renders more than MaxLength bytes.
+//
+// Tags are templated too, without the need to name a platform: ParseTemplate.
 package naming
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"text/template"
@@ -55,7 +58,9 @@ func DataFor(p v1.Platform) Data {
 // Template names the arch-specific reference of each platform.
 type Template struct {
 	text string
-	tmpl *template.Template // nil for manifest-tool placeholders
+	tmpl *template.Template // nil for manifest-tool placeholders and literal text
+	// placeholders: manifest-tool's ARCH, OS and VARIANT are replaced.
+	placeholders bool
 }
 
 // manifestToolPlaceholders are replaced literally, as manifest-tool does.
@@ -67,13 +72,11 @@ func Parse(text string) (*Template, error) {
 	if strings.TrimSpace(text) == "" {
 		return nil, fmt.Errorf("empty template")
 	}
-	t := &Template{text: text}
 	if strings.Contains(text, "{{") {
-		tmpl, err := template.New("ref").Option("missingkey=error").Parse(text)
+		t, err := ParseTemplate(text)
 		if err != nil {
-			return nil, fmt.Errorf("template %q: %w", text, err)
+			return nil, err
 		}
-		t.tmpl = tmpl
 		// Two platforms that differ in everything must give two references.
 		a, errA := t.Expand(Data{OS: "linux", Arch: "amd64", ArchVariant: "amd64", Platform: "linux-amd64"})
 		b, errB := t.Expand(Data{OS: "windows", Arch: "arm", Variant: "v7", ArchVariant: "armv7", Platform: "windows-arm-v7", OSVersion: "1"})
@@ -88,31 +91,64 @@ func Parse(text string) (*Template, error) {
 		}
 		return t, nil
 	}
+	t := &Template{text: text, placeholders: true}
 	for _, ph := range manifestToolPlaceholders {
 		if strings.Contains(text, ph) {
+			if _, err := t.Expand(Data{}); err != nil {
+				return nil, err
+			}
 			return t, nil
 		}
 	}
 	return nil, fmt.Errorf("template %q has no placeholder: write ARCH, OS or VARIANT (manifest-tool style) or {{.Arch}}, {{.ArchVariant}}... (Go template) where the platform goes", text)
 }
 
+// ParseTemplate parses a template that need not name a platform, such as an
+// index tag: a Go template when it contains "{{" (restricted as Parse's
+// are), else literal text, used as written.
+func ParseTemplate(text string) (*Template, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, fmt.Errorf("empty template")
+	}
+	t := &Template{text: text}
+	if strings.Contains(text, "{{") {
+		tmpl, err := parseGo(text)
+		if err != nil {
+			return nil, err
+		}
+		t.tmpl = tmpl
+	}
+	// Run once on empty data: a template too long even then, or comparing a
+	// field with a number, fails here rather than at the first push.
+	if _, err := t.Expand(Data{}); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // String returns the template as written.
 func (t *Template) String() string { return t.text }
 
 // Expand fills the template for d.
+// What it renders is at most MaxLength bytes, else an error.
 func (t *Template) Expand(d Data) (string, error) {
 	if t.tmpl == nil {
 		s := t.text
-		s = strings.ReplaceAll(s, "ARCH", d.Arch)
-		s = strings.ReplaceAll(s, "VARIANT", d.Variant)
-		s = strings.ReplaceAll(s, "OS", d.OS)
+		if t.placeholders {
+			s = strings.ReplaceAll(s, "ARCH", d.Arch)
+			s = strings.ReplaceAll(s, "VARIANT", d.Variant)
+			s = strings.ReplaceAll(s, "OS", d.OS)
+		}
+		if len(s) > MaxLength {
+			return "", fmt.Errorf("template %q: %w", t.text, tooLong())
+		}
 		return s, nil
 	}
-	var buf bytes.Buffer
+	var buf bounded
 	if err := t.tmpl.Execute(&buf, d); err != nil {
 		return "", fmt.Errorf("template %q: %w", t.text, err)
 	}
-	return buf.String(), nil
+	return buf.b.String(), nil
 }
 
 // ForPlatforms expands the template for each platform and checks that no two
