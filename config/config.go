@@ -172,8 +172,10 @@ func yamlMessage(err error) string {
 	return strings.ReplaceAll(msg, "\n  ", "; ")
 }
 
-// at returns "file:line: path" for a field path such as images[1].platforms.
-func (c *Config) at(path string) string {
+// At returns "file:line: path" for a field path such as images[1].tags[0]:
+// the line of that field, or of the nearest enclosing one written in the
+// file (an unset archRef is reported at its image).
+func (c *Config) At(path string) string {
 	n := c.root
 	line := n.Line
 	for _, part := range strings.Split(path, ".") {
@@ -214,7 +216,7 @@ var imageName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 func (c *Config) validate() error {
 	var errs []error
 	add := func(path, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", c.at(path), fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s: %s", c.At(path), fmt.Sprintf(format, args...)))
 	}
 	builders := map[string]bool{}
 	native := map[string]string{}
@@ -300,6 +302,17 @@ func (c *Config) validate() error {
 			if _, err := naming.Parse(img.ArchRef); err != nil {
 				add(p+".archRef", "%v", err)
 			}
+		}
+		checkTags := func(path string, tags []string) {
+			for j, t := range tags {
+				if _, err := naming.ParseTemplate(t); err != nil {
+					add(fmt.Sprintf("%s.tags[%d]", path, j), "%v", err)
+				}
+			}
+		}
+		checkTags(p, img.Tags)
+		for j, v := range img.Versions {
+			checkTags(fmt.Sprintf("%s.versions[%d]", p, j), v.Tags)
 		}
 		if len(img.Versions) > 0 && img.Version != "" {
 			add(p+".version", "give version or versions, not both")

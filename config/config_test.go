@@ -3,8 +3,10 @@ package config_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/polyarch/polyarch/config"
 )
@@ -106,5 +108,92 @@ func TestErrorsNameFileLineAndField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// loadWithin loads a config in the background and fails the test if that
+// takes more than a second: templates are checked, not run, at load time.
+func loadWithin(t *testing.T, path string) (*config.Config, error) {
+	t.Helper()
+	type result struct {
+		c   *config.Config
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		c, err := config.Load(path)
+		done <- result{c, err}
+	}()
+	select {
+	case r := <-done:
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("loading took %v", d)
+		}
+		return r.c, r.err
+	case <-time.After(5 * time.Second):
+		t.Fatal("config.Load did not return in 5s")
+		return nil, nil
+	}
+}
+
+// Naming templates are user input: one that would run polyarch out of
+// memory or never end is refused at load time, naming file, line and field.
+func TestTemplatesRefusedAtLoad(t *testing.T) {
+	const head = "images:\n  - name: a\n    context: .\n    platforms: [linux/amd64, linux/arm64]\n"
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"archRef that fills memory", head + "    archRef: 'org/a-{{.Arch}}:{{range 100000000}}aaaa{{end}}'\n",
+			[]string{"polyarch.yaml:5: images[0].archRef", "{{range}} is not allowed"}},
+		{"archRef that never ends", head + "    archRef: 'org/a-{{.Arch}}:{{range 3000000000}}{{end}}'\n",
+			[]string{"polyarch.yaml:5: images[0].archRef", "{{range}} is not allowed"}},
+		{"tag that fills memory", head + "    tags:\n      - latest\n      - '{{range 100000000}}aaaa{{end}}'\n",
+			[]string{"polyarch.yaml:7: images[0].tags[1]", "{{range}} is not allowed"}},
+		{"tag that never ends", head + "    tags: ['{{range 3000000000}}{{end}}']\n",
+			[]string{"polyarch.yaml:5: images[0].tags[0]", "{{range}} is not allowed"}},
+		{"a version's tag", head + "    versions:\n      - version: '1'\n        tags: ['{{printf \"%0100000000d\" 1}}']\n",
+			[]string{"polyarch.yaml:7: images[0].versions[0].tags[0]", `function "printf" is not allowed`}},
+		{"a tag with an unknown field", head + "    tags: ['{{.Nope}}']\n",
+			[]string{"polyarch.yaml:5: images[0].tags[0]", "unknown field .Nope"}},
+		{"an empty tag", head + "    tags: ['']\n",
+			[]string{"polyarch.yaml:5: images[0].tags[0]", "empty"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadWithin(t, project(t, tc.yaml, "Dockerfile"))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("valid templates load", func(t *testing.T) {
+		c, err := loadWithin(t, project(t, head+"    archRef: 'org/a-{{.Arch | lower}}:{{if .Variant}}{{.Variant}}-{{end}}{{.Version}}'\n    tags: ['{{trimPrefix \"v\" .Version}}', latest]\n", "Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, _ := c.Image("a"); len(img.Tags) != 2 {
+			t.Errorf("tags %v", img.Tags)
+		}
+	})
+}
+
+// At names where a field is written, for errors found after loading.
+func TestAt(t *testing.T) {
+	c, err := config.Load(project(t, "registry: r.example\nimages:\n  - name: a\n    context: .\n    platforms: [linux/amd64]\n    tags:\n      - latest\n      - '{{.Version}}'\n", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, line := range map[string]int{"images[0].tags[1]": 8, "images[0].tags": 7, "images[0].archRef": 3, "registry": 1} {
+		want := c.File + ":" + strconv.Itoa(line) + ": " + path
+		if got := c.At(path); got != want {
+			t.Errorf("At(%q) = %q, want %q", path, got, want)
+		}
 	}
 }
