@@ -537,3 +537,47 @@ func writeFile(t *testing.T, content string) string {
 	}
 	return p
 }
+
+func TestRefusesPasswordsInClearOnPublicAddress(t *testing.T) {
+	htpasswd := writeHtpasswd(t, "release", "s3cret")
+	reg, err := registry.New(context.Background(), registry.WithRoot(t.TempDir()), registry.WithHtpasswd(htpasswd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		ln, err := reg.Listen(addr)
+		if err == nil {
+			ln.Close()
+		}
+		if !errors.Is(err, registry.ErrPasswordsInClear) || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "--tls-cert") {
+			t.Errorf("Listen(%q) with htpasswd and no TLS = %v, want ErrPasswordsInClear naming the address and --tls-cert", addr, err)
+		}
+	}
+	ln, err := reg.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("htpasswd on loopback without TLS: %v", err)
+	}
+	ln.Close()
+
+	cert, key, _ := selfSigned(t)
+	tlsReg, err := registry.New(context.Background(), registry.WithRoot(t.TempDir()), registry.WithHtpasswd(htpasswd), registry.WithTLS(cert, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlsReg.Close()
+	if ln, err = tlsReg.Listen("0.0.0.0:0"); err != nil {
+		t.Fatalf("htpasswd with TLS on a public address: %v", err)
+	}
+	ln.Close()
+
+	accepted, err := registry.New(context.Background(), registry.WithRoot(t.TempDir()), registry.WithHtpasswd(htpasswd), registry.WithInsecurePublic(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer accepted.Close()
+	if ln, err = accepted.Listen("0.0.0.0:0"); err != nil {
+		t.Fatalf("htpasswd without TLS, --insecure-public: %v", err)
+	}
+	ln.Close()
+}

@@ -15,15 +15,26 @@ import (
 // no authentication and without WithInsecurePublic.
 var ErrPublicWithoutAuth = errors.New("refusing to serve a registry without authentication on a non-loopback address (use --htpasswd, or --insecure-public to accept the risk)")
 
+// ErrPasswordsInClear is returned when asked to listen beyond loopback with
+// authentication but without TLS, where every request would carry a password
+// (or token) in clear, and without WithInsecurePublic.
+var ErrPasswordsInClear = errors.New("refusing authentication without TLS on a non-loopback address: passwords would cross the network in clear (add --tls-cert and --tls-key, or --insecure-public to accept the risk)")
+
 // ShutdownGrace is how long in-flight requests get to finish after the
 // context passed to Serve is cancelled.
 const ShutdownGrace = 30 * time.Second
 
 // Listen opens addr after checking that serving there is allowed: a
-// non-loopback address needs authentication or WithInsecurePublic.
+// non-loopback address needs authentication, and authentication there needs
+// TLS, unless WithInsecurePublic accepts the risk.
 func (r *Registry) Listen(addr string) (net.Listener, error) {
-	if !r.AuthEnabled() && !r.opts.insecurePublic && !IsLoopback(addr) {
-		return nil, fmt.Errorf("%s: %w", addr, ErrPublicWithoutAuth)
+	if !r.opts.insecurePublic && !IsLoopback(addr) {
+		switch {
+		case !r.AuthEnabled():
+			return nil, fmt.Errorf("%s: %w", addr, ErrPublicWithoutAuth)
+		case !r.TLSEnabled():
+			return nil, fmt.Errorf("%s: %w", addr, ErrPasswordsInClear)
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -63,7 +63,8 @@ Data lives in --root with the filesystem driver unless --config names a
 distribution YAML with another storage driver. Deletes are enabled.
 
 A non-loopback --addr is refused unless --htpasswd is given (bcrypt entries,
-as 'htpasswd -B' writes) or --insecure-public accepts the risk. On SIGINT or
+as 'htpasswd -B' writes) with --tls-cert and --tls-key, so that passwords never
+cross the network in clear, or --insecure-public accepts the risk. On SIGINT or
 SIGTERM the server stops accepting, lets in-flight requests finish (30s at
 most) and exits 0; an upload cut short never becomes a visible blob.
 
@@ -126,7 +127,7 @@ Each request is logged on stderr as: time method path status bytes duration.`,
 	f.StringVar(&tlsCert, "tls-cert", "", "PEM certificate: serve HTTPS (with --tls-key)")
 	f.StringVar(&tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 	f.BoolVar(&readOnly, "read-only", false, "refuse pushes and deletes; serve pulls only")
-	f.BoolVar(&insecurePublic, "insecure-public", false, "allow a non-loopback --addr without --htpasswd")
+	f.BoolVar(&insecurePublic, "insecure-public", false, "allow a non-loopback --addr without --htpasswd, or with --htpasswd but without TLS")
 	f.BoolVar(&quiet, "quiet", false, "do not log each request")
 	return cmd
 }

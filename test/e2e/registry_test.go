@@ -172,6 +172,9 @@ func TestRegistryServeAuth(t *testing.T) {
 
 func TestCLIErrorsAndExitCodes(t *testing.T) {
 	bin := polyarchBinary(t)
+	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	os.WriteFile(htpasswd, []byte("release:"+string(hash)+"\n"), 0o600)
 	cases := []struct {
 		name string
 		args []string
@@ -181,6 +184,7 @@ func TestCLIErrorsAndExitCodes(t *testing.T) {
 		{"unknown flag", []string{"registry", "serve", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"unknown command", []string{"nosuchcommand"}, 2, `unknown command "nosuchcommand"`},
 		{"public address without auth", []string{"registry", "serve", "--addr", "0.0.0.0:0", "--root", t.TempDir()}, 1, "0.0.0.0:0: refusing to serve a registry without authentication"},
+		{"passwords in clear on a public address", []string{"registry", "serve", "--addr", "0.0.0.0:0", "--htpasswd", htpasswd, "--root", t.TempDir()}, 1, "0.0.0.0:0: refusing authentication without TLS"},
 		{"missing htpasswd file", []string{"registry", "serve", "--htpasswd", "/nonexistent/htpasswd", "--root", t.TempDir()}, 1, "/nonexistent/htpasswd"},
 		{"tls cert without key", []string{"registry", "serve", "--tls-cert", "c.pem", "--root", t.TempDir()}, 2, "--tls-cert and --tls-key go together"},
 		{"bad config", []string{"registry", "serve", "--config", writeConfig(t, "version: 0.1\nstorage: [\n")}, 1, "registry config"},
