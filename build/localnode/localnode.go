@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +25,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/polyarch/polyarch/build/buildkit"
+	"github.com/polyarch/polyarch/client"
 )
 
 // Options locate the local node.
@@ -33,8 +35,13 @@ type Options struct {
 	// Buildkitd is the daemon binary; default: beside the polyarch binary,
 	// then on PATH.
 	Buildkitd string
-	// InsecureRegistries are spoken to over plain HTTP (host:port). BuildKit
-	// already does so for loopback hosts; they are written too, for clarity.
+	// Registries are the registries the node pushes to and pulls from
+	// ("host[:port]", optionally followed by "/path"): the loopback ones
+	// among them (client.IsLoopback) are spoken to over plain HTTP, every
+	// other one over HTTPS.
+	Registries []string
+	// InsecureRegistries are spoken to over plain HTTP whatever they are
+	// (host:port): only what the user names ('builder start --insecure-registry').
 	InsecureRegistries []string
 	// Parallel is how many builds it runs at once (default 2).
 	Parallel int
@@ -104,12 +111,9 @@ func Start(ctx context.Context, o Options) (*Status, error) {
 		return nil, errors.New("runc not found: install it (apt-get install runc; scripts/setup.sh does this)")
 	}
 	dir := o.dir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("local builder state: %w", err)
-	}
-	cfg := filepath.Join(dir, "buildkitd.toml")
-	if err := os.WriteFile(cfg, []byte(configTOML(dir, o.InsecureRegistries)), 0o644); err != nil {
-		return nil, fmt.Errorf("writing %s: %w", cfg, err)
+	cfg, err := WriteConfig(o)
+	if err != nil {
+		return nil, err
 	}
 	_ = os.Remove(filepath.Join(dir, "buildkitd.sock"))
 	logf, err := os.OpenFile(filepath.Join(dir, "buildkitd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -146,6 +150,42 @@ func Start(ctx context.Context, o Options) (*Status, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// WriteConfig writes the daemon's configuration, buildkitd.toml, into the
+// state directory (creating it) and returns its path. Start calls it before
+// every start of the daemon.
+func WriteConfig(o Options) (string, error) {
+	dir := o.dir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("local builder state %s: %w", dir, err)
+	}
+	cfg := filepath.Join(dir, "buildkitd.toml")
+	if err := os.WriteFile(cfg, []byte(configTOML(dir, o.plainHTTP())), 0o644); err != nil {
+		return "", fmt.Errorf("writing %s: %w", cfg, err)
+	}
+	return cfg, nil
+}
+
+// plainHTTP lists the registry hosts the daemon speaks plain HTTP to: the
+// loopback ones of Registries, and InsecureRegistries, each once.
+func (o Options) plainHTTP() []string {
+	var out []string
+	add := func(host string) {
+		if host != "" && !slices.Contains(out, host) {
+			out = append(out, host)
+		}
+	}
+	for _, r := range o.Registries {
+		host, _, _ := strings.Cut(r, "/")
+		if client.IsLoopback(host) {
+			add(host)
+		}
+	}
+	for _, r := range o.InsecureRegistries {
+		add(r)
+	}
+	return out
 }
 
 // configTOML is the daemon's configuration.

@@ -54,17 +54,14 @@ func (f *projectFlags) localOptions(cfg *config.Config) localnode.Options {
 	return localOptionsFor(cfg, f.builder)
 }
 
-// localOptionsFor locates the local builder node for a project.
+// localOptionsFor locates the local builder node for a project, which
+// pushes to the project's registry.
 func localOptionsFor(cfg *config.Config, builderDir string) localnode.Options {
-	return localnode.Options{Dir: builderDir, InsecureRegistries: loopbackRegistry(cfg)}
-}
-
-// loopbackRegistry lists the config's registry when it is a loopback one.
-func loopbackRegistry(cfg *config.Config) []string {
-	if cfg.Registry == "" {
-		return nil
+	o := localnode.Options{Dir: builderDir}
+	if cfg.Registry != "" {
+		o.Registries = []string{cfg.Registry}
 	}
-	return []string{cfg.Registry}
+	return o
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
