@@ -1,12 +1,14 @@
 // Package registry embeds an OCI distribution registry in polyarch.
 //
 // It is distribution/distribution v3 (handlers.NewApp over a storage driver,
-// the filesystem driver by default) with two things distribution v3.1.2 lacks,
+// the filesystem driver by default) with what distribution v3.1.2 lacks,
 // layered over it rather than forked:
 //
 //   - the OCI 1.1 referrers API: GET /v2/<name>/referrers/<digest>, its
 //     artifactType filter, and the OCI-Subject header on a manifest PUT whose
 //     manifest names a subject (see referrers.go);
+//   - 400 NAME_INVALID for repository names over 255 characters, which
+//     distribution accepts or answers 500 for (see names.go);
 //   - concise request logs and graceful shutdown (see serve.go).
 //
 // Use New to get a Registry, then Handler to mount it in an http.Server or an
@@ -86,6 +88,7 @@ func New(ctx context.Context, opts ...Option) (r *Registry, err error) {
 	reg := &Registry{app: app, referrers: capture.store, config: cfg, opts: o}
 	var h http.Handler = app
 	h = reg.referrers.handler(h, o.accessController(cfg))
+	h = nameCheck(h, cfg.HTTP.Prefix)
 	h = requestLog(h, o.logWriter())
 	reg.handler = h
 	return reg, nil

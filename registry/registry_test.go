@@ -581,3 +581,50 @@ func TestRefusesPasswordsInClearOnPublicAddress(t *testing.T) {
 	}
 	ln.Close()
 }
+
+func TestOverlongRepositoryNameIsNameInvalid(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	client := reg.Server.Client()
+	// 256 characters, one over the spec's 255: distribution took "org" for a
+	// domain and accepted the first; it answered 500 for the second.
+	for _, long := range []string{"org/" + strings.Repeat("a", 252), strings.Repeat("c", 256)} {
+		paths := map[string]string{
+			"start upload": http.MethodPost + " /v2/" + long + "/blobs/uploads/",
+			"head blob":    http.MethodHead + " /v2/" + long + "/blobs/" + sha([]byte("x")),
+			"get manifest": http.MethodGet + " /v2/" + long + "/manifests/v1",
+			"put manifest": http.MethodPut + " /v2/" + long + "/manifests/v1",
+			"list tags":    http.MethodGet + " /v2/" + long + "/tags/list",
+			"referrers":    http.MethodGet + " /v2/" + long + "/referrers/" + sha([]byte("x")),
+		}
+		for what, mp := range paths {
+			checkNameInvalid(t, client, reg.Server.URL, what+" "+long[:4], mp)
+		}
+	}
+
+	// ggcr refuses such a name before sending it, so push one that is just
+	// allowed: 255 characters still work.
+	ok := "org/" + strings.Repeat("b", 251)
+	img, _ := random.Image(64, 1)
+	if err := remote.Write(testutil.Ref(t, reg.Host+"/"+ok+":v1"), img); err != nil {
+		t.Fatalf("pushing to a %d-character name: %v", len(ok), err)
+	}
+}
+
+// checkNameInvalid sends "METHOD PATH" and wants 400 NAME_INVALID.
+func checkNameInvalid(t *testing.T, client *http.Client, base, what, methodPath string) {
+	t.Helper()
+	t.Run(what, func(t *testing.T) {
+		method, path, _ := strings.Cut(methodPath, " ")
+		req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", string(types.OCIManifestSchema1))
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || method != http.MethodHead && !strings.Contains(string(body), "NAME_INVALID") {
+			t.Errorf("%s %s: %d %s, want 400 NAME_INVALID", method, path, resp.StatusCode, body)
+		}
+	})
+}
