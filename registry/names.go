@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net/http"
 
-	v2 "github.com/distribution/distribution/v3/registry/api/v2"
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+	v2 "github.com/distribution/distribution/v3/registry/api/v2"
 	"github.com/distribution/reference"
 	"github.com/gorilla/mux"
 )
