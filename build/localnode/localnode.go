@@ -13,15 +13,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/gofrs/flock"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/polyarch/polyarch/build/buildkit"
@@ -60,11 +63,17 @@ func DefaultDir() string {
 	return filepath.Join(home, ".local", "share", "polyarch", "buildkit")
 }
 
+// dir is the state directory, absolute: buildkitd.toml names paths in it,
+// and the daemon does not run where polyarch does.
 func (o Options) dir() string {
-	if o.Dir != "" {
-		return o.Dir
+	d := o.Dir
+	if d == "" {
+		d = DefaultDir()
 	}
-	return DefaultDir()
+	if abs, err := filepath.Abs(d); err == nil {
+		return abs
+	}
+	return d
 }
 
 // Address is the node's gRPC address.
@@ -96,6 +105,8 @@ type Status struct {
 var ErrNotRoot = errors.New("the local builder runs buildkitd with runc and needs root; run as root, or run a rootless buildkitd yourself and declare it under builders: in polyarch.yaml")
 
 // Start starts the daemon unless it already runs, and waits until it answers.
+// It is safe to call at once from several goroutines and processes: one
+// daemon starts, and every caller gets it.
 func Start(ctx context.Context, o Options) (*Status, error) {
 	if st, err := Inspect(ctx, o); err == nil && st.Running {
 		return st, nil
@@ -111,6 +122,16 @@ func Start(ctx context.Context, o Options) (*Status, error) {
 		return nil, errors.New("runc not found: install it (apt-get install runc; scripts/setup.sh does this)")
 	}
 	dir := o.dir()
+	unlock, err := lock(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Whoever held the lock before may have started it meanwhile; or a
+	// polyarch that ended while its daemon came up left one that will answer.
+	if pid, ok := daemonPID(dir); ok {
+		return waitAnswer(ctx, o, pid)
+	}
 	cfg, err := WriteConfig(o)
 	if err != nil {
 		return nil, err
@@ -132,6 +153,12 @@ func Start(ctx context.Context, o Options) (*Status, error) {
 	if err := os.WriteFile(filepath.Join(dir, "buildkitd.pid"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return nil, err
 	}
+	return waitAnswer(ctx, o, pid)
+}
+
+// waitAnswer waits until the daemon pid answers on the node's socket.
+func waitAnswer(ctx context.Context, o Options, pid int) (*Status, error) {
+	dir := o.dir()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := Inspect(ctx, o)
@@ -240,6 +267,14 @@ func Inspect(ctx context.Context, o Options) (*Status, error) {
 // whatever it left mounted below its directory.
 func Stop(ctx context.Context, o Options) error {
 	dir := o.dir()
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil // never started
+	}
+	unlock, err := lock(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	pid, err := readPID(dir)
 	if err == nil && alive(pid) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
@@ -302,6 +337,65 @@ func MountsBelow(dir string) ([]string, error) {
 func unescapeMount(s string) string {
 	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
 	return r.Replace(s)
+}
+
+// dirLocks serialise Start and Stop on one state directory within this
+// process; the lock file, flock(2)ed, across processes.
+var (
+	dirLocksMu sync.Mutex
+	dirLocks   = map[string]chan struct{}{}
+)
+
+// lockFile is the file in the state directory that Start and Stop lock.
+const lockFile = "start.lock"
+
+// lock holds dir against every other Start and Stop, of this process or
+// another, until unlock is called. Waiting ends with ctx.
+func lock(ctx context.Context, dir string) (unlock func(), err error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	dirLocksMu.Lock()
+	held, ok := dirLocks[abs]
+	if !ok {
+		held = make(chan struct{}, 1)
+		dirLocks[abs] = held
+	}
+	dirLocksMu.Unlock()
+	select {
+	case held <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the local builder's lock %s: %w", filepath.Join(abs, lockFile), ctx.Err())
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		<-held
+		return nil, fmt.Errorf("local builder state %s: %w", abs, err)
+	}
+	fl := flock.New(filepath.Join(abs, lockFile))
+	if _, err := fl.TryLockContext(ctx, 50*time.Millisecond); err != nil {
+		<-held
+		return nil, fmt.Errorf("locking %s: %w", fl.Path(), err)
+	}
+	return func() {
+		_ = fl.Unlock()
+		<-held
+	}, nil
+}
+
+// daemonPID is the pid of the buildkitd started on dir's config, when it
+// still runs (a pid file naming a reused pid does not count).
+func daemonPID(dir string) (int, bool) {
+	pid, err := readPID(dir)
+	if err != nil || !alive(pid) {
+		return 0, false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return 0, false
+	}
+	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	return pid, slices.Contains(args, filepath.Join(dir, "buildkitd.toml"))
 }
 
 func readPID(dir string) (int, error) {
