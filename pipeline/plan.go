@@ -5,16 +5,17 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
-	"text/template"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/polyarch/polyarch/build"
 	"github.com/polyarch/polyarch/config"
+	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/naming"
 	"github.com/polyarch/polyarch/platform"
 )
@@ -36,6 +37,8 @@ type Unit struct {
 	Tags    []string
 	Targets []*Target
 	Git     GitInfo
+	// Test is the image's test spec, checked when the plan was made.
+	Test *imagetest.Spec
 }
 
 // Name is "image" or "image@version" when the image has a versions matrix.
@@ -66,6 +69,12 @@ type Options struct {
 
 // NewPlan plans the selected units: "agent" is every version of agent,
 // "builder@2.4" one version; no selector means every image.
+//
+// The whole file is checked first, selected or not, so that no mistake is
+// found after something was built or pushed: every image's test spec, and
+// every version's tags and every platform's archRef as rendered, held to
+// the grammar the registry enforces. All the mistakes are reported at once,
+// each at its file:line.
 func NewPlan(cfg *config.Config, selectors []string, o Options) (*Plan, error) {
 	type sel struct {
 		img     *config.Image
@@ -78,12 +87,43 @@ func NewPlan(cfg *config.Config, selectors []string, o Options) (*Plan, error) {
 		}
 	}
 	for _, s := range selectors {
-		sl := ParseSelector(s)
-		img, err := sl.Lookup(cfg)
-		if err != nil {
-			return nil, err
+		imgName, version, _ := strings.Cut(s, "@")
+		img, ok := cfg.Image(imgName)
+		if !ok {
+			return nil, fmt.Errorf("%s: no image %q (it has %s)", cfg.File, imgName, strings.Join(imageNames(cfg), ", "))
 		}
-		sels = append(sels, sel{img: img, version: sl.Version})
+		if version != "" {
+			found := false
+			for _, u := range img.Units() {
+				found = found || u.Version == version
+			}
+			if !found || len(img.Versions) == 0 {
+				return nil, fmt.Errorf("%s: image %q has no version %q (it has %s)", cfg.File, imgName, version, strings.Join(versionNames(img), ", "))
+			}
+		}
+		sels = append(sels, sel{img: img, version: version})
+	}
+
+	units := map[string]*Unit{} // by image@version
+	var errs []error
+	for i := range cfg.Images {
+		img := &cfg.Images[i]
+		spec, err := TestSpec(cfg, img)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, cu := range img.Units() {
+			u, err := planUnit(cfg, i, cu, o)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			u.Test = spec
+			units[img.Name+"@"+cu.Version] = u
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 
 	plan := &Plan{Config: cfg}
@@ -98,9 +138,15 @@ func NewPlan(cfg *config.Config, selectors []string, o Options) (*Plan, error) {
 				continue
 			}
 			planned[key] = true
-			u, err := planUnit(cfg, s.img, cu, o)
-			if err != nil {
-				return nil, err
+			u := units[key]
+			if len(o.Platforms) > 0 {
+				var kept []*Target
+				for _, t := range u.Targets {
+					if platform.Contains(o.Platforms, t.Platform) {
+						kept = append(kept, t)
+					}
+				}
+				u.Targets = kept
 			}
 			if len(u.Targets) > 0 {
 				plan.Units = append(plan.Units, u)
@@ -113,7 +159,12 @@ func NewPlan(cfg *config.Config, selectors []string, o Options) (*Plan, error) {
 	return plan, nil
 }
 
-func planUnit(cfg *config.Config, img *config.Image, cu config.Unit, o Options) (*Unit, error) {
+// planUnit plans one version of images[index] on all its platforms; its
+// errors name the field at fault by file:line, and the image, version and
+// platform it was rendered for.
+func planUnit(cfg *config.Config, index int, cu config.Unit, o Options) (*Unit, error) {
+	img := &cfg.Images[index]
+	field := fmt.Sprintf("images[%d]", index)
 	ctxDir := cfg.Path(img.Context)
 	git := ReadGit(ctxDir)
 	u := &Unit{Image: img, Version: cu.Version, Git: git}
@@ -126,7 +177,10 @@ func planUnit(cfg *config.Config, img *config.Image, cu config.Unit, o Options) 
 	if u.Version == "" {
 		u.Version = "latest"
 	}
-	where := fmt.Sprintf("%s: image %s", cfg.File, u.Name())
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: image %s, version %s: %s", cfg.At(field), img.Name, u.Version, fmt.Sprintf(format, args...)))
+	}
 
 	repo := img.Repository
 	if repo == "" {
@@ -134,27 +188,37 @@ func planUnit(cfg *config.Config, img *config.Image, cu config.Unit, o Options) 
 	}
 	var err error
 	if u.Repository, err = withRegistry(cfg.Registry, repo); err != nil {
-		return nil, fmt.Errorf("%s: repository: %w", where, err)
-	}
-	if _, err := name.NewRepository(u.Repository); err != nil {
-		return nil, fmt.Errorf("%s: repository %q: %w", where, u.Repository, err)
+		bad(field+".repository", "repository: %v", err)
+	} else if _, err := name.NewRepository(u.Repository); err != nil {
+		bad(field+".repository", "repository %q: %v", u.Repository, err)
+	} else if _, err := naming.CheckTag(u.Repository + ":latest"); err != nil {
+		bad(field+".repository", "repository %q: %v", u.Repository, err)
 	}
 
 	data := naming.Data{Version: u.Version, Commit: git.Commit, GitTag: git.Tag}
-	tags := img.Tags
+	tags, tagsField := img.Tags, field+".tags"
 	if cu.Index >= 0 && len(img.Versions[cu.Index].Tags) > 0 {
-		tags = img.Versions[cu.Index].Tags
+		tags, tagsField = img.Versions[cu.Index].Tags, fmt.Sprintf("%s.versions[%d].tags", field, cu.Index)
 	}
-	if len(tags) == 0 {
+	defaultTags := len(tags) == 0
+	if defaultTags {
 		tags = []string{"{{.Version}}"}
 	}
-	for _, t := range tags {
+	for j, t := range tags {
+		at := fmt.Sprintf("%s[%d]", tagsField, j)
+		if defaultTags {
+			at = tagsField // not written: the image's line
+		}
 		s, err := expand(t, data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: tag %q: %w", where, t, err)
+			bad(at, "tag %q: %v", t, err)
+			continue
 		}
-		if _, err := name.NewTag(u.Repository + ":" + s); err != nil {
-			return nil, fmt.Errorf("%s: tag %q gives %q: %w", where, t, s, err)
+		if u.Repository != "" {
+			if _, err := naming.CheckTag(u.Repository + ":" + s); err != nil {
+				bad(at, "tag %q gives %q: %v", t, u.Repository+":"+s, err)
+				continue
+			}
 		}
 		u.Tags = append(u.Tags, s)
 	}
@@ -163,24 +227,19 @@ func planUnit(cfg *config.Config, img *config.Image, cu config.Unit, o Options) 
 	if archRef == "" {
 		archRef = repo + ":{{.Version}}-{{.ArchVariant}}"
 	}
-	tmpl, err := naming.Parse(archRef)
-	if err != nil {
-		return nil, fmt.Errorf("%s: archRef: %w", where, err)
-	}
-
-	var targets []config.TargetPlatform
-	for _, tp := range img.TargetPlatforms() {
-		if len(o.Platforms) == 0 || platform.Contains(o.Platforms, tp.Platform) {
-			targets = append(targets, tp)
-		}
-	}
+	targets := img.TargetPlatforms()
 	ps := make([]v1.Platform, len(targets))
 	for i, tp := range targets {
 		ps[i] = tp.Platform
 	}
-	refs, err := tmpl.ForPlatforms(ps, func(d *naming.Data) { d.Version, d.Commit, d.GitTag = data.Version, data.Commit, data.GitTag })
+	var refs []string
+	tmpl, err := naming.Parse(archRef)
+	if err == nil {
+		refs, err = tmpl.ForPlatforms(ps, func(d *naming.Data) { d.Version, d.Commit, d.GitTag = data.Version, data.Commit, data.GitTag })
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: archRef: %w", where, err)
+		bad(field+".archRef", "archRef: %v", err)
+		return nil, errors.Join(errs...)
 	}
 
 	args := map[string]string{}
@@ -205,24 +264,32 @@ func planUnit(cfg *config.Config, img *config.Image, cu config.Unit, o Options) 
 		annotations[k] = v
 	}
 	for i, tp := range targets {
-		ref, err := withRegistry(cfg.Registry, refs[i])
-		if err != nil {
-			return nil, fmt.Errorf("%s: archRef for %s: %w", where, platform.Format(tp.Platform), err)
-		}
 		job := build.Job{
 			Image: img.Name, Platform: tp.Platform,
 			Context: ctxDir, Dockerfile: cfg.Dockerfile(*img, cu), Target: img.Target,
-			Args: args, Labels: img.Labels, Annotations: annotations, Ref: ref,
+			Args: args, Labels: img.Labels, Annotations: annotations,
 		}
 		if len(img.Versions) > 0 {
 			job.Version = u.Version
 		}
 		if o.NoArchTags {
 			job.Ref, job.ByDigest = u.Repository, true
-		} else if _, err := name.NewTag(ref); err != nil {
-			return nil, fmt.Errorf("%s: archRef for %s gives %q: %w", where, platform.Format(tp.Platform), ref, err)
+		} else {
+			ref, err := withRegistry(cfg.Registry, refs[i])
+			if err != nil {
+				bad(field+".archRef", "platform %s: archRef for %s: %v", platform.Format(tp.Platform), platform.Format(tp.Platform), err)
+				continue
+			}
+			if _, err := naming.CheckTag(ref); err != nil {
+				bad(field+".archRef", "platform %s: archRef %q gives %q: %v", platform.Format(tp.Platform), archRef, ref, err)
+				continue
+			}
+			job.Ref = ref
 		}
 		u.Targets = append(u.Targets, &Target{Platform: tp.Platform, Optional: tp.Optional, Job: job})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return u, nil
 }
@@ -241,18 +308,11 @@ func withRegistry(registry, ref string) (string, error) {
 }
 
 func expand(text string, d naming.Data) (string, error) {
-	if !strings.Contains(text, "{{") {
-		return text, nil
-	}
-	t, err := template.New("tag").Option("missingkey=error").Parse(text)
+	t, err := naming.ParseTemplate(text)
 	if err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, d); err != nil {
-		return "", err
-	}
-	return b.String(), nil
+	return t.Expand(d)
 }
 
 // Jobs lists every target's build job, in plan order.

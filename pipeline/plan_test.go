@@ -315,10 +315,7 @@ func TestPlanErrors(t *testing.T) {
 			[]string{"image agent", "archRef", "linux/arm/v6", "linux/arm/v7"}},
 		{"a tag that is no tag",
 			"registry: r.example\nimages:\n  - name: agent\n    context: .\n    platforms: [linux/amd64]\n    tags: ['{{.Version}} final']\n",
-			[]string{"image agent", `tag "{{.Version}} final"`, `"latest final"`}},
-		{"a tag naming no field",
-			"registry: r.example\nimages:\n  - name: agent\n    context: .\n    platforms: [linux/amd64]\n    tags: ['{{.Release}}']\n",
-			[]string{"image agent", `tag "{{.Release}}"`, "Release"}},
+			[]string{"polyarch.yaml:6: images[0].tags[0]", "image agent", `tag "{{.Version}} final"`, `"r.example/agent:latest final"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -650,5 +647,81 @@ func TestGitAnnotations(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// The whole file is checked when the plan is made, before anything is built
+// or pushed: every image (selected or not), every version, every platform
+// (in --platform or not), every tag and archRef as rendered, every test spec.
+func TestPlanChecksTheWholeFile(t *testing.T) {
+	const head = "registry: r.example\nimages:\n  - name: other\n    context: .\n    platforms: [linux/amd64]\n    version: '1'\n  - name: agent\n    context: .\n    platforms: [linux/amd64, linux/arm64]\n"
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"a typo in a test spec", head + "    version: '1.4'\n    test:\n      comands:\n        - {name: version, command: [agent, --version]}\n",
+			[]string{"polyarch.yaml: line 12: field comands not found"}},
+		{"a bad regexp in a test spec", head + "    version: '1.4'\n    test:\n      commands:\n        - {name: version, command: [agent], stdout: ['(']}\n",
+			[]string{"polyarch.yaml:13: commands[0]: regular expression"}},
+		{"a tag the registry refuses", head + "    version: '1.4'\n    tags: [latest, -bad]\n",
+			[]string{"polyarch.yaml:11: images[1].tags[1]", "image agent", "version 1.4", `tag "-bad"`, `"r.example/agent:-bad"`}},
+		{"a rendered tag the registry refuses", head + "    version: '-rc1'\n",
+			[]string{"polyarch.yaml:7: images[1].tags", "image agent", "version -rc1", `"{{.Version}}"`, `"r.example/agent:-rc1"`}},
+		{"a version's tag", head + "    tags: ['{{.Version}}']\n    versions:\n      - version: '2.3'\n      - version: '2.4'\n        tags: ['{{.Version}}', '.{{.Version}}']\n",
+			[]string{"polyarch.yaml:14: images[1].versions[1].tags[1]", "image agent", "version 2.4", `".{{.Version}}"`, `"r.example/agent:.2.4"`}},
+		{"an archRef bad on one platform", head + "    version: '1.4'\n    archRef: 'agent:{{if eq .Arch \"arm64\"}}-{{end}}{{.Arch}}'\n",
+			[]string{"polyarch.yaml:11: images[1].archRef", "image agent", "version 1.4", "platform linux/arm64", `"r.example/agent:-arm64"`}},
+		{"a repository the registry refuses", head + "    version: '1.4'\n    repository: org/agent-\n",
+			[]string{"polyarch.yaml:11: images[1].repository", "image agent", `"r.example/org/agent-"`}},
+		{"every mistake at once", head + "    version: '1.4'\n    tags: [-a, -b]\n    test: {comands: []}\n",
+			[]string{`tag "-a"`, `tag "-b"`, "field comands not found"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := project(t, noGit(t), tc.yaml, "Dockerfile")
+			for _, sel := range [][]string{nil, {"agent"}, {"other"}} {
+				p, err := pipeline.NewPlan(cfg, sel, pipeline.Options{})
+				if err == nil {
+					t.Fatalf("selecting %v planned %v", sel, p.Jobs())
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("selecting %v: error %q lacks %q", sel, err, w)
+					}
+				}
+			}
+			amd64, _ := platform.Parse("linux/amd64")
+			if _, err := pipeline.NewPlan(cfg, nil, pipeline.Options{Platforms: []v1.Platform{amd64}}); err == nil {
+				t.Errorf("planned with --platform linux/amd64")
+			}
+		})
+	}
+}
+
+func TestUnitsCarryTheirTestSpec(t *testing.T) {
+	cfg := project(t, noGit(t), `
+registry: r.example
+images:
+  - name: agent
+    context: .
+    platforms: [linux/amd64]
+    test:
+      arch: false
+      commands:
+        - {name: version, command: [agent, --version], stdout: ['^agent ']}
+  - name: plain
+    context: .
+    platforms: [linux/amd64]
+`, "Dockerfile")
+	p, err := pipeline.NewPlan(cfg, nil, pipeline.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := unit(t, p, "agent").Test
+	if agent == nil || len(agent.Commands) != 1 || agent.Commands[0].Name != "version" || agent.ArchEnabled() {
+		t.Errorf("agent's spec %+v", agent)
+	}
+	if plain := unit(t, p, "plain").Test; plain == nil || !plain.ArchEnabled() || len(plain.Commands) != 0 {
+		t.Errorf("plain's spec %+v: want the empty spec (the architecture test only)", plain)
 	}
 }
