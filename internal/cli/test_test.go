@@ -112,3 +112,77 @@ func TestTestSelectsImageAtVersion(t *testing.T) {
 		t.Errorf("tested\n%s\nwant builder 2.4's per-arch images\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestTestExitStatus(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	cfg := builderProject(t, reg.Host)
+	pushBuilder(t, reg.Host, "2.4", "2.4")
+	pushBuilder(t, reg.Host, "2.3", "2.2") // its test expects 2.4: fails on both platforms
+	t.Chdir(t.TempDir())                   // no ./polyarch.yaml: -f is what names it
+
+	junit := filepath.Join(t.TempDir(), "results.xml")
+	stdout, stderr, code := polyarch(t, "test", "-f", cfg, "builder@2.4", "--junit", junit)
+	if code != cli.ExitOK || !strings.Contains(stdout, "2 passed, 0 failed") {
+		t.Errorf("test -f %s builder@2.4: exit %d\n%s%s", cfg, code, stdout, stderr)
+	}
+	if b, err := os.ReadFile(junit); err != nil || strings.Count(string(b), "<testcase") != 2 {
+		t.Errorf("--junit %s: %v\n%s", junit, err, b)
+	}
+
+	stdout, stderr, code = polyarch(t, "test", "--file", cfg, "builder@2.3")
+	if code != cli.ExitFailed || !strings.Contains(stdout, "0 passed, 2 failed") || !strings.Contains(stdout, `expected BUILDER_VERSION="2.4", got "2.2"`) ||
+		stderr != "polyarch: 2 of 2 tests failed\n" {
+		t.Errorf("test --file %s builder@2.3: exit %d, want 1 and both failures\nstdout:\n%s\nstderr:\n%s", cfg, code, stdout, stderr)
+	}
+}
+
+// A REF is tested with the spec --spec names; -f still names polyarch.yaml,
+// whose builders serve the platforms.
+func TestTestReferenceWithSpec(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	cfg := builderProject(t, reg.Host)
+	ref := reg.Host + "/org/tool:1"
+	testutil.Push(t, ref, testutil.Image(t, "linux", "arm64", "", types.OCIManifestSchema1))
+	spec := filepath.Join(t.TempDir(), "tests.yaml")
+	writeFile(t, spec, "arch: false\nmetadata:\n  user: nobody\n")
+
+	for _, flag := range []string{"--spec", "-s"} {
+		stdout, stderr, code := polyarch(t, "test", ref, flag, spec, "-f", cfg)
+		if code != cli.ExitFailed || !strings.Contains(stdout, "linux/arm64") || !strings.Contains(stdout, `expected "nobody", got ""`) {
+			t.Errorf("test %s %s %s: exit %d, want 1 and the spec's user test failed\nstdout:\n%s\nstderr:\n%s", ref, flag, spec, code, stdout, stderr)
+		}
+	}
+}
+
+func TestTestUsage(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	cfg := builderProject(t, reg.Host)
+	spec := filepath.Join(t.TempDir(), "tests.yaml")
+	writeFile(t, spec, "arch: false\n")
+	t.Chdir(t.TempDir())
+	missing := filepath.Join(t.TempDir(), "polyarch.yaml")
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"nothing to test", []string{"test"}, cli.ExitUsage, "no polyarch.yaml"},
+		{"two references without polyarch.yaml", []string{"test", reg.Host + "/a:1", reg.Host + "/b:1"}, cli.ExitUsage, "one image reference"},
+		{"a spec for images of polyarch.yaml", []string{"test", "-f", cfg, "builder@2.4", "--spec", spec}, cli.ExitUsage, "--spec " + spec},
+		{"a selector and an unknown image", []string{"test", "-f", cfg, "builder", "nope"}, cli.ExitUsage, `no image "nope"`},
+		{"an unknown version", []string{"test", "-f", cfg, "builder@9.9"}, cli.ExitFailed, `no version "9.9"`},
+		{"a version never built", []string{"test", "-f", cfg, "builder@2.3"}, cli.ExitFailed, reg.Host + "/builder:2.3-amd64 is not in the registry"},
+		{"-f names a missing file", []string{"test", "-f", missing}, cli.ExitFailed, missing},
+		{"--config is not polyarch.yaml's flag", []string{"test", "--config", cfg}, cli.ExitUsage, "unknown flag: --config"},
+		{"zero --jobs", []string{"test", "-f", cfg, "--jobs", "0"}, cli.ExitUsage, "--jobs 0"},
+		{"bad --platform", []string{"test", "-f", cfg, "--platform", "linux/arm65"}, cli.ExitUsage, "--platform"},
+		{"missing spec file", []string{"test", reg.Host + "/a:1", "--spec", missing}, cli.ExitFailed, missing},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := polyarch(t, tc.args...)
+			checkFailure(t, tc.args, stdout, stderr, code, tc.code, tc.want)
+		})
+	}
+}
