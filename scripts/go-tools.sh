@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned crane and regctl into bin/ from the Go module proxy:
 # the independent clients tests check results with and benchmarks compare
-# against. Idempotent: a tool of the pinned version is kept.
+# against; actionlint and act for the tests of `polyarch ci`. Idempotent: a
+# tool of the pinned version is kept.
 #
 #   scripts/go-tools.sh          install what is missing
 #   scripts/go-tools.sh --check  install nothing; exit 1 if a tool is missing
@@ -13,6 +14,8 @@ mkdir -p "$BIN"
 # The one place these versions are pinned.
 CRANE_VERSION=v0.22.1
 REGCTL_VERSION=v0.11.7
+ACTIONLINT_VERSION=v1.7.12
+ACT_VERSION=v0.2.89
 
 CHECK=0
 [ "${1:-}" = --check ] && CHECK=1
@@ -35,4 +38,6 @@ go_tool() { # name module version
 
 go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
 go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
+go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
+go_tool act github.com/nektos/act "$ACT_VERSION"
 exit $lacking
