@@ -45,7 +45,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	return exitCode(g, root.ExecuteContext(ctx), func() string { return commandPath(root, args) })
+}
+
+// exitCode prints err, if any, and maps it to polyarch's exit status: 0,
+// a command's own status (run), 2 for a usage error, else 1. command names
+// the subcommand for the help hint.
+func exitCode(g *globals, err error, command func() string) int {
 	if err == nil {
 		return ExitOK
 	}
@@ -53,16 +59,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ec) {
 		return ec.code
 	}
-	fmt.Fprintf(stderr, "polyarch: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(g.stderr, "polyarch: %s\n", oneLine(err.Error()))
 	if g.debug {
-		fmt.Fprintf(stderr, "detail: %+v\n", err)
+		fmt.Fprintf(g.stderr, "detail: %+v\n", err)
 		for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
-			fmt.Fprintf(stderr, "  caused by (%T): %s\n", e, e)
+			fmt.Fprintf(g.stderr, "  caused by (%T): %s\n", e, e)
 		}
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "Run 'polyarch %s --help' for usage.\n", commandPath(root, args))
+		fmt.Fprintf(g.stderr, "Run '%s --help' for usage.\n", command())
 		return ExitUsage
 	}
 	return ExitFailed
@@ -72,13 +78,14 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
 }
 
-// commandPath names the subcommand args select, for the help hint.
+// commandPath names the command args select ("polyarch verify"), for the
+// help hint; "polyarch" when they select none.
 func commandPath(root *cobra.Command, args []string) string {
 	cmd, _, err := root.Find(args)
-	if err != nil || cmd == root {
-		return ""
+	if err != nil {
+		return root.Name()
 	}
-	return strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
+	return cmd.CommandPath()
 }
 
 func newRoot(g *globals) *cobra.Command {
