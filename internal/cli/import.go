@@ -67,7 +67,7 @@ then published as one multi-arch name with 'polyarch manifest push'.`,
 	f.StringVar(&plat, "platform", "", "platform of the root filesystem, e.g. linux/arm64")
 	f.StringSliceVar(&cmdArgs, "cmd", nil, "default command, comma-separated words")
 	f.StringSliceVar(&entrypoint, "entrypoint", nil, "entrypoint, comma-separated words")
-	f.StringArrayVar(&env, "env", nil, "KEY=VALUE environment variable (repeatable)")
+	f.StringArrayVarP(&env, "env", "e", nil, "KEY=VALUE environment variable (repeatable)")
 	f.StringVar(&created, "created", "", "creation time, RFC 3339 (default the Unix epoch, for reproducible digests)")
 	return cmd
 }

@@ -23,7 +23,7 @@ func TestImport(t *testing.T) {
 	writeFile(t, filepath.Join(rootfs, "bin", "hello"), "#!/bin/sh\necho hello\n")
 	ref := reg.Host + "/base/hello-s390x:1"
 
-	stdout, stderr, code := polyarch(t, "import", rootfs, "--platform", "linux/s390x", "--cmd", "/bin/hello", "--env", "A=1", "--created", "2026-11-23T00:00:00Z", ref)
+	stdout, stderr, code := polyarch(t, "import", rootfs, "--platform", "linux/s390x", "--cmd", "/bin/hello", "-e", "A=1", "--created", "2026-11-23T00:00:00Z", ref)
 	if code != cli.ExitOK {
 		t.Fatalf("import: exit %d\n%s%s", code, stdout, stderr)
 	}
