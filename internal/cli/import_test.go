@@ -63,8 +63,8 @@ func TestImportUsage(t *testing.T) {
 		{"bad --platform", []string{"import", rootfs, "--platform", "linux/arm65", ref}, cli.ExitUsage, "--platform"},
 		{"bad --created", []string{"import", rootfs, "--platform", "linux/arm64", "--created", "yesterday", ref}, cli.ExitUsage, `--created "yesterday"`},
 		{"bad REF", []string{"import", rootfs, "--platform", "linux/arm64", "Not A Ref"}, cli.ExitUsage, "Not A Ref"},
-		{"zero --jobs", []string{"import", rootfs, "--platform", "linux/arm64", "--jobs", "0", ref}, cli.ExitUsage, "--jobs 0"},
-		{"negative --jobs", []string{"import", rootfs, "--platform", "linux/arm64", "--jobs", "-5", ref}, cli.ExitUsage, "--jobs -5"},
+		{"zero --jobs", []string{"import", rootfs, "--platform", "linux/arm64", "--jobs", "0", ref}, cli.ExitUsage, "--jobs"},
+		{"negative --jobs", []string{"import", rootfs, "--platform", "linux/arm64", "--jobs", "-5", ref}, cli.ExitUsage, "--jobs"},
 		{"unknown flag", []string{"import", rootfs, "--platfrom", "linux/arm64", ref}, cli.ExitUsage, "unknown flag: --platfrom"},
 		{"missing root filesystem", []string{"import", filepath.Join(rootfs, "nope"), "--platform", "linux/arm64", ref}, cli.ExitFailed, filepath.Join(rootfs, "nope")},
 	}

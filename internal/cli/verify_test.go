@@ -75,7 +75,7 @@ func TestVerifyUsage(t *testing.T) {
 		{"no REF", []string{"verify"}, cli.ExitUsage, "takes 1 argument(s) (REF), got 0"},
 		{"two REFs", []string{"verify", ref, ref}, cli.ExitUsage, "got 2"},
 		{"bad REF", []string{"verify", "Not A Ref"}, cli.ExitUsage, "Not A Ref"},
-		{"zero --jobs", []string{"verify", "--jobs", "0", ref}, cli.ExitUsage, "--jobs 0"},
+		{"zero --jobs", []string{"verify", "--jobs", "0", ref}, cli.ExitUsage, "--jobs"},
 		{"bad --ignore", []string{"verify", "--ignore", "usr/[bin", ref}, cli.ExitUsage, "--ignore"},
 		{"--jobs not a number", []string{"verify", "--jobs", "many", ref}, cli.ExitUsage, "--jobs"},
 		{"missing tag", []string{"verify", reg.Host + "/org/agent:nope"}, cli.ExitFailed, reg.Host + "/org/agent:nope"},
