@@ -22,7 +22,7 @@ import "github.com/distribution/distribution/v3/configuration"
 //     inmemory cache is only in the example config).
 //   - storage.maintenance.uploadpurging: absent means NewApp's
 //     uploadPurgeDefaultConfig (enabled, age 168h, every 24h); polyarch sets
-//     the age from WithUploadPurging.
+//     it to DefaultUploadAge or WithUploadPurging's age (see uploads.go).
 //   - storage.tag.concurrencylimit: absent means the storage package's
 //     default (GOMAXPROCS).
 //   - validation: NewApp sets Enabled = !Disabled, the same for both.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/auth"
@@ -27,6 +28,8 @@ type options struct {
 	insecurePublic bool
 	// log receives one line per request; default none.
 	log io.Writer
+	// uploadAge, when set, is WithUploadPurging's age.
+	uploadAge *time.Duration
 }
 
 // WithRoot stores data under dir with the filesystem driver.

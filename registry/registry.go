@@ -177,6 +177,7 @@ func (o *options) configuration() (*configuration.Configuration, error) {
 		}
 		cfg.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "polyarch", "path": o.htpasswd}}
 	}
+	o.applyUploadPurging(cfg)
 	if o.readOnly {
 		m := cfg.Storage["maintenance"]
 		if m == nil {

@@ -283,13 +283,13 @@ func TestGarbageCollect(t *testing.T) {
 		t.Fatal("layer of the deleted image is not on disk before gc; the test cannot tell anything")
 	}
 
-	if err := registry.GarbageCollect(context.Background(), registry.GCOptions{DryRun: true, Quiet: true}, registry.WithRoot(dir)); err != nil {
+	if _, err := registry.GarbageCollect(context.Background(), registry.GCOptions{DryRun: true, Quiet: true}, registry.WithRoot(dir)); err != nil {
 		t.Fatal(err)
 	}
 	if !exists(d0.String()) {
 		t.Fatal("gc --dry-run deleted a blob")
 	}
-	if err := registry.GarbageCollect(context.Background(), registry.GCOptions{Quiet: true}, registry.WithRoot(dir)); err != nil {
+	if _, err := registry.GarbageCollect(context.Background(), registry.GCOptions{Quiet: true}, registry.WithRoot(dir)); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range dropLayers {
@@ -329,7 +329,7 @@ func TestGarbageCollectPrunesReferrersItDeleted(t *testing.T) {
 		t.Fatalf("referrer entries before gc: %v", entries())
 	}
 	// The referrer is untagged: gc --remove-untagged deletes it, and its entry with it.
-	if err := registry.GarbageCollect(context.Background(), registry.GCOptions{RemoveUntagged: true, Quiet: true}, registry.WithRoot(dir)); err != nil {
+	if _, err := registry.GarbageCollect(context.Background(), registry.GCOptions{RemoveUntagged: true, Quiet: true}, registry.WithRoot(dir)); err != nil {
 		t.Fatal(err)
 	}
 	if left := entries(); len(left) != 0 {

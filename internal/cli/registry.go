@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,15 +22,26 @@ referrers API, so the whole pipeline can publish on a machine with nothing else.
 	return cmd
 }
 
-// storageFlags are shared by serve and gc: where the data is.
+// storageFlags are shared by serve and gc: where the data is, and how long
+// unfinished uploads are kept there.
 type storageFlags struct {
-	root   string
-	config string
+	root      string
+	config    string
+	uploadAge time.Duration
 }
 
 func (f *storageFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.root, "root", "", "data directory for the filesystem driver (default "+registry.DefaultRoot()+", i.e. $XDG_DATA_HOME/polyarch/registry)")
 	cmd.Flags().StringVar(&f.config, "config", "", "distribution configuration YAML for everything else (storage driver such as s3, middleware, notifications); flags override it")
+	cmd.Flags().DurationVar(&f.uploadAge, "uploads-older-than", registry.DefaultUploadAge, "delete unfinished uploads (data of failed or abandoned pushes) started longer ago than this; 0 keeps them")
+}
+
+// checkUploadAge refuses a negative --uploads-older-than as a usage error.
+func (f *storageFlags) checkUploadAge() error {
+	if f.uploadAge < 0 {
+		return usagef("--uploads-older-than %s: must not be negative (0 keeps every upload)", f.uploadAge)
+	}
+	return nil
 }
 
 func (f *storageFlags) options() []registry.Option {
@@ -66,7 +78,10 @@ A non-loopback --addr is refused unless --htpasswd is given (bcrypt entries,
 as 'htpasswd -B' writes) with --tls-cert and --tls-key, so that passwords never
 cross the network in clear, or --insecure-public accepts the risk. On SIGINT or
 SIGTERM the server stops accepting, lets in-flight requests finish (30s at
-most) and exits 0; an upload cut short never becomes a visible blob.
+most) and exits 0; an upload cut short never becomes a visible blob, and
+distribution's upload purger deletes unfinished uploads older than
+--uploads-older-than (first within an hour of starting, then at most daily;
+without the flag, the --config file's storage.maintenance.uploadpurging, else 24h).
 
 Each request is logged on stderr as: time method path status bytes duration.`,
 		Example: `  polyarch registry serve
@@ -77,8 +92,15 @@ Each request is logged on stderr as: time method path status bytes duration.`,
 			if (tlsCert == "") != (tlsKey == "") {
 				return usagef("--tls-cert and --tls-key go together")
 			}
+			if err := storage.checkUploadAge(); err != nil {
+				return err
+			}
 			opts := storage.options()
 			opts = append(opts, registry.WithReadOnly(readOnly), registry.WithInsecurePublic(insecurePublic))
+			if cmd.Flags().Changed("uploads-older-than") {
+				// Unset, the --config file's uploadpurging applies, else the default.
+				opts = append(opts, registry.WithUploadPurging(storage.uploadAge))
+			}
 			if htpasswd != "" {
 				opts = append(opts, registry.WithHtpasswd(htpasswd))
 			}
@@ -141,27 +163,46 @@ func newRegistryGCCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "gc",
-		Short: "Delete blobs no manifest references (distribution's mark-and-sweep)",
-		Long: `Delete blobs that no manifest references, with distribution's mark-and-sweep.
+		Short: "Delete blobs no manifest references (distribution's mark-and-sweep) and stale uploads",
+		Long: `Delete blobs that no manifest references, with distribution's mark-and-sweep,
+and unfinished uploads (the data of failed or abandoned pushes) started longer
+ago than --uploads-older-than.
 
 Run it while nothing pushes to the same storage: stop 'polyarch registry serve'
 or restart it with --read-only first, since a blob pushed during the mark phase
 would be swept.`,
 		Example: `  polyarch registry gc --dry-run
-  polyarch registry gc --root /var/lib/polyarch --remove-untagged`,
+  polyarch registry gc --root /var/lib/polyarch --remove-untagged
+  polyarch registry gc --uploads-older-than 1h`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			err := registry.GarbageCollect(cmd.Context(), registry.GCOptions{
+			if err := storage.checkUploadAge(); err != nil {
+				return err
+			}
+			res, err := registry.GarbageCollect(cmd.Context(), registry.GCOptions{
 				DryRun: dryRun, RemoveUntagged: removeUntagged, Quiet: !verbose,
+				UploadsOlderThan: storage.uploadAge,
 			}, storage.options()...)
 			if err != nil {
 				return err
 			}
-			if dryRun {
-				fmt.Fprintln(g.stderr, "gc dry run finished: nothing was deleted")
-			} else {
-				fmt.Fprintln(g.stderr, "gc finished")
+			if verbose {
+				for _, u := range res.PurgedUploads {
+					fmt.Fprintln(g.stderr, "unfinished upload:", u)
+				}
 			}
+			msg := "gc finished"
+			if dryRun {
+				msg = "gc dry run finished: nothing was deleted"
+			}
+			if storage.uploadAge > 0 {
+				verb := "deleted"
+				if dryRun {
+					verb = "to delete"
+				}
+				msg += fmt.Sprintf(" (unfinished uploads older than %s %s: %d)", storage.uploadAge, verb, len(res.PurgedUploads))
+			}
+			fmt.Fprintln(g.stderr, msg)
 			return nil
 		},
 	}

@@ -124,6 +124,43 @@ func TestRegistryCatalogAndTags(t *testing.T) {
 	srv.stop(t)
 }
 
+// TestRegistryGCPurgesStaleUploads: the data of a push abandoned a day ago is
+// reclaimed by 'registry gc'; an upload started just now is left alone.
+func TestRegistryGCPurgesStaleUploads(t *testing.T) {
+	bin := polyarchBinary(t)
+	root := t.TempDir()
+	srv := startServe(t, "--root", root)
+	uploadsDir := filepath.Join(root, "docker/registry/v2/repositories/org/app/_uploads")
+	var ids []string
+	for range 2 {
+		resp, err := http.Post("http://"+srv.host+"/v2/org/app/blobs/uploads/", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ids = append(ids, resp.Header.Get("Docker-Upload-UUID"))
+	}
+	srv.stop(t)
+	stale, fresh := filepath.Join(uploadsDir, ids[0]), filepath.Join(uploadsDir, ids[1])
+	if err := os.WriteFile(filepath.Join(stale, "startedat"), []byte(time.Now().Add(-25*time.Hour).UTC().Format(time.RFC3339)), 0o644); err != nil {
+		t.Fatalf("backdating upload %s: %v", ids[0], err)
+	}
+
+	out, code := runCode(t, bin, "registry", "gc", "--root", root)
+	if code != 0 || !strings.Contains(out, "unfinished uploads older than 24h0m0s deleted: 1") {
+		t.Fatalf("registry gc: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the upload started 25h ago is still on disk after gc")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("the upload started just now was deleted: %v", err)
+	}
+	if out, code := runCode(t, bin, "registry", "gc", "--root", root, "--uploads-older-than", "-1h"); code != 2 || !strings.Contains(out, "--uploads-older-than -1h0m0s") {
+		t.Errorf("negative --uploads-older-than: exit %d\n%s", code, out)
+	}
+}
+
 // pushRandom pushes a small random image with crane and returns its reference.
 func pushRandom(t *testing.T, crane, ref string) string {
 	t.Helper()
