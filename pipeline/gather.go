@@ -461,11 +461,14 @@ func isNotFound(err error) bool {
 	return false
 }
 
-// specOf is the spec digest of a unit's image.
+// specOf is the test spec of a unit and its digest.
 func specOf(cfg *config.Config, u *Unit) (*imagetest.Spec, string, error) {
-	spec, err := TestSpec(cfg, u.Image)
-	if err != nil {
-		return nil, "", err
+	spec := u.Test
+	if spec == nil {
+		var err error
+		if spec, err = TestSpec(cfg, u.Image); err != nil {
+			return nil, "", err
+		}
 	}
 	return spec, SpecDigest(spec), nil
 }
