@@ -1,7 +1,7 @@
 // Package registry embeds an OCI distribution registry in polyarch.
 //
 // It is distribution/distribution v3 (handlers.NewApp over a storage driver,
-// the filesystem driver by default) with what distribution v3.1.2 lacks,
+// the filesystem driver by default; S3 with -tags s3, see drivers.go) with what distribution v3.1.2 lacks,
 // layered over it rather than forked:
 //
 //   - the OCI 1.1 referrers API: GET /v2/<name>/referrers/<digest>, its
@@ -33,12 +33,6 @@ import (
 
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
-
-	// Auth and storage backends selectable from a distribution YAML.
-	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/s3-aws"
 )
 
 // Registry is one embedded registry: distribution's application plus
@@ -145,6 +139,9 @@ func (o *options) configuration() (*configuration.Configuration, error) {
 		cfg, err = configuration.Parse(f)
 		if err != nil {
 			return nil, fmt.Errorf("registry config %s: %w", o.configFile, err)
+		}
+		if err := checkDriverLinked(cfg.Storage.Type(), "registry config "+o.configFile); err != nil {
+			return nil, err
 		}
 	} else {
 		cfg = &configuration.Configuration{Version: "0.1"}
