@@ -42,7 +42,8 @@ image or index is tested with the spec given by --spec.
 Every image also gets the automatic architecture test: 'uname -m' inside it
 matches its platform, and no layer holds a binary of another architecture.
 Results are a table (platform x test); --junit writes JUnit XML for CI
-systems, --json the results. Exit status 1 when a test fails.`,
+systems, --json the results. Exit status 1 when a test fails or cannot run, 2
+when the command line is wrong.`,
 		Example: `  polyarch test                                  # every image of polyarch.yaml
   polyarch test builder@2.4 --junit results.xml  # one version of one image
   polyarch test 127.0.0.1:5000/org/agent:v1.4 --spec tests.yaml --platform linux/arm64`,
