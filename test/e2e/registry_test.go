@@ -225,6 +225,7 @@ func TestCLIErrorsAndExitCodes(t *testing.T) {
 		{"missing htpasswd file", []string{"registry", "serve", "--htpasswd", "/nonexistent/htpasswd", "--root", t.TempDir()}, 1, "/nonexistent/htpasswd"},
 		{"tls cert without key", []string{"registry", "serve", "--tls-cert", "c.pem", "--root", t.TempDir()}, 2, "--tls-cert and --tls-key go together"},
 		{"bad config", []string{"registry", "serve", "--config", writeConfig(t, "version: 0.1\nstorage: [\n")}, 1, "registry config"},
+		{"s3 without the build tag", []string{"registry", "serve", "--config", writeConfig(t, "version: 0.1\nstorage:\n  s3:\n    region: us-east-1\n    bucket: b\n")}, 1, `storage driver "s3" is not built into this polyarch: build it with -tags s3`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
