@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/polyarch/polyarch/build"
 	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
 )
@@ -337,6 +339,61 @@ func PushPendingTags(ctx context.Context, u *Unit, local map[string]*Local, opts
 		}
 	}
 	return nil
+}
+
+// PushJob is the build job of t as a release runs it: an image with an
+// arch-named tag is pushed by digest into that tag's repository, and
+// TagArchRef moves the tag after the build, so that a runner of an older
+// commit never moves it back.
+func PushJob(t *Target) build.Job {
+	j := t.Job
+	if j.ByDigest {
+		return j
+	}
+	if tag, err := name.NewTag(j.Ref); err == nil {
+		j.Ref, j.ByDigest = tag.Context().String(), true
+	}
+	return j
+}
+
+// TagArchRef points t's arch ref at digest, unless the image it names now
+// was built from a newer commit than u's (then it says why, and moves
+// nothing). Digest-only targets have no arch ref: it does nothing.
+func TagArchRef(ctx context.Context, u *Unit, t *Target, digest string, opts ...remote.Option) (moved bool, why string, err error) {
+	if t.Job.ByDigest {
+		return false, "", nil
+	}
+	opts = withContext(ctx, opts)
+	tag, err := name.NewTag(t.Job.Ref)
+	if err != nil {
+		return false, "", err
+	}
+	cur, err := remote.Get(tag, opts...)
+	switch {
+	case isNotFound(err):
+	case err != nil:
+		return false, "", fmt.Errorf("reading %s: %w", tag, err)
+	case cur.Digest.String() == digest:
+		return false, "", nil
+	default:
+		var m struct{ Annotations map[string]string }
+		if json.Unmarshal(cur.Manifest, &m) == nil {
+			s := &PlatformState{}
+			s.readAnnotations(m.Annotations)
+			if s.Commit != "" && u.Git.Commit != "" && s.Commit != u.Git.Commit && newer(s.CommitTime, u.Git.Time) {
+				return false, fmt.Sprintf("%s names an image of commit %s (%s), newer than this run's %s (%s): left as it was",
+					tag, shortCommit(s.Commit), s.CommitTime, shortCommit(u.Git.Commit), u.Git.Time), nil
+			}
+		}
+	}
+	img, err := remote.Get(tag.Context().Digest(digest), opts...)
+	if err != nil {
+		return false, "", fmt.Errorf("reading %s@%s: %w", tag.Context(), digest, err)
+	}
+	if err := remote.Tag(tag, img, opts...); err != nil {
+		return false, "", fmt.Errorf("tagging %s: %w", tag, err)
+	}
+	return true, "", nil
 }
 
 // cleanPendingTags deletes the temporary tags that name a child of the

@@ -401,3 +401,43 @@ func TestRunnersFinishingTogetherWriteTheIndexOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestTagArchRefNeverMovesBack(t *testing.T) {
+	reg := newFanRegistry(t)
+	ctx := context.Background()
+	cfg, newU := fanUnit(t, reg.host, fanCommits[1], false)
+	spec := fanSpec(t, cfg, newU)
+	_, oldU := fanUnit(t, reg.host, fanCommits[0], false)
+	tag := reg.host + "/org/app-arm64:1.0"
+	target := newU.Targets[1]
+	if platform.Format(target.Platform) != "linux/arm64" || pipeline.PushJob(target).Ref != reg.host+"/org/app-arm64" || !pipeline.PushJob(target).ByDigest {
+		t.Fatalf("release pushes %s by digest into %+v", target.Job.Ref, pipeline.PushJob(target))
+	}
+
+	// The runner of the newer commit has tagged its image.
+	newer := fanBuild(t, newU, spec, "linux/arm64", true)
+	// A runner of the older commit pushes its image by digest, then tags.
+	img := testutil.Image(t, "linux", "arm64", "", types.OCIManifestSchema1)
+	img = mutate.Annotations(img, oldU.Git.Annotations(oldU.Version)).(v1.Image)
+	d, _ := img.Digest()
+	testutil.Push(t, reg.host+"/org/app-arm64@"+d.String(), img)
+	moved, why, err := pipeline.TagArchRef(ctx, oldU, oldU.Targets[1], d.String())
+	if err != nil || moved || !strings.Contains(why, "222222222222") {
+		t.Errorf("older runner: moved %v, %q, %v; want the tag left alone, naming the newer commit", moved, why, err)
+	}
+	if got, _ := remote.Head(testutil.Ref(t, tag)); got.Digest.String() != newer.Digest {
+		t.Errorf("%s moved to %s", tag, got.Digest)
+	}
+
+	// A newer runner moves it, and so does a rerun of the same commit.
+	newest := testutil.Image(t, "linux", "arm64", "", types.OCIManifestSchema1)
+	newest = mutate.Annotations(newest, newU.Git.Annotations(newU.Version)).(v1.Image)
+	nd, _ := newest.Digest()
+	testutil.Push(t, reg.host+"/org/app-arm64@"+nd.String(), newest)
+	if moved, why, err := pipeline.TagArchRef(ctx, newU, target, nd.String()); err != nil || !moved {
+		t.Errorf("same commit: moved %v, %q, %v", moved, why, err)
+	}
+	if got, _ := remote.Head(testutil.Ref(t, tag)); got.Digest != nd {
+		t.Errorf("%s is %s, want %s", tag, got.Digest, nd)
+	}
+}
