@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/polyarch/polyarch/build"
+	"github.com/polyarch/polyarch/config"
 	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
 )
@@ -456,6 +457,42 @@ func Publish(ctx context.Context, plan *Plan, o PublishOptions) ([]*PublishResul
 		return out, fmt.Errorf("%w: %s", ErrNotPublished, strings.Join(failed, "; "))
 	}
 	return out, nil
+}
+
+// PreviewPublish says what the publish step of a run that builds the plan's
+// platforms of u would do, given what the registry holds now: publish (once
+// this run's platforms pass), wait for the other platforms (each named
+// with why), or refuse an older commit. It writes nothing.
+func PreviewPublish(ctx context.Context, cfg *config.Config, u *Unit, o PublishOptions) (*PublishResult, error) {
+	full, err := FullUnit(cfg, u)
+	if err != nil {
+		return nil, err
+	}
+	_, spec, err := specOf(cfg, full)
+	if err != nil {
+		return nil, err
+	}
+	local := map[string]*Local{}
+	for _, t := range u.Targets {
+		local[platform.Format(t.Platform)] = &Local{Planned: true}
+	}
+	st, err := Gather(ctx, full, spec, GatherOptions{Remote: o.Remote, Local: local})
+	if err != nil {
+		return nil, err
+	}
+	res := &PublishResult{Unit: full.Name(), IndexRef: full.IndexRef(), State: st, Outcome: WouldPublish}
+	var others []string
+	for _, p := range st.Platforms {
+		if !p.ThisRun && p.Wait != Ready && !p.Optional {
+			others = append(others, platform.Format(p.Platform)+": "+p.Why())
+		}
+	}
+	if old, why := st.Superseded(); old && !o.Force {
+		res.Outcome, res.Reason = Superseded, why
+	} else if len(others) > 0 {
+		res.Outcome, res.Reason = Waiting, "would wait for "+strings.Join(others, "; ")
+	}
+	return res, nil
 }
 
 // ErrNotPublished is returned (wrapped) by Publish when some unit was not

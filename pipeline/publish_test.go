@@ -441,3 +441,33 @@ func TestTagArchRefNeverMovesBack(t *testing.T) {
 		t.Errorf("%s is %s, want %s", tag, got.Digest, nd)
 	}
 }
+
+func TestPreviewPublishOfAPartialRun(t *testing.T) {
+	reg := newFanRegistry(t)
+	ctx := context.Background()
+	cfg, u := fanUnit(t, reg.host, fanCommits[0], false)
+	spec := fanSpec(t, cfg, u)
+	fanBuild(t, u, spec, "linux/amd64", true)
+	arm64 := &pipeline.Unit{}
+	*arm64 = *u
+	arm64.Targets = []*pipeline.Target{u.Targets[1]}
+
+	r, err := pipeline.PreviewPublish(ctx, cfg, arm64, pipeline.PublishOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := waitsFor(r)
+	if r.Outcome != pipeline.Waiting || !strings.Contains(r.Reason, "linux/arm/v7: not pushed yet") || strings.Contains(r.Reason, "linux/amd64") || strings.Contains(r.Reason, "linux/arm64") {
+		t.Errorf("preview of a linux/arm64 run with amd64 done: %s (%s), want waiting for linux/arm/v7 only", r.Outcome, r.Reason)
+	}
+	if w["linux/arm64"] != "built by this run" {
+		t.Errorf("linux/arm64 in the preview: %q", w["linux/arm64"])
+	}
+	fanBuild(t, u, spec, "linux/arm/v7", true)
+	if r, err = pipeline.PreviewPublish(ctx, cfg, arm64, pipeline.PublishOptions{}); err != nil || r.Outcome != pipeline.WouldPublish {
+		t.Errorf("preview with the others done: %v %s (%s), want would publish", err, r.Outcome, r.Reason)
+	}
+	if reg.indexWrites.Load() != 0 {
+		t.Error("a preview wrote the index")
+	}
+}
