@@ -42,7 +42,7 @@ trap cleanup EXIT
 
 echo "==> building polyarch and buildbench into bin/"
 go build -o "$bin/polyarch" ./cmd/polyarch
-go build -o "$bin/" ./bench/buildbench
+(cd bench && go build -o "$bin/" ./buildbench) # bench/ is its own module
 
 "$bin/buildbench" -work "$work" -polyarch "$bin/polyarch" -buildctl "$bin/buildctl" -rootfs .cache/rootfs \
   -buildkit-version "$(cat "$bin/.buildkit.version" 2>/dev/null || echo unknown)" \

@@ -26,7 +26,7 @@ docker="$(command -v docker)" || { echo "index.sh: Docker's CLI (docker) not fou
 
 echo "==> building polyarch, genimage and indexbench into bin/"
 go build -o "$bin/polyarch" ./cmd/polyarch
-go build -o "$bin/" ./bench/genimage ./bench/indexbench
+(cd bench && go build -o "$bin/" ./genimage ./indexbench) # bench/ is its own module
 
 echo "==> generating the copy scenario's image (4 platforms x 4 layers x 32 MiB of random data) in $work/layout"
 "$bin/genimage" -out "$work/layout"

@@ -17,7 +17,7 @@ scripts/go-tools.sh # the pinned crane (and regctl)
 
 echo "==> building polyarch, plainregistry, genimage and registrybench into bin/"
 go build -o "$bin/polyarch" ./cmd/polyarch
-go build -o "$bin/" ./bench/plainregistry ./bench/genimage ./bench/registrybench
+(cd bench && go build -o "$bin/" ./plainregistry ./genimage ./registrybench) # bench/ is its own module
 
 echo "==> generating the image (4 platforms x 128 MiB of random data) in $work/layout"
 "$bin/genimage" -out "$work/layout"

@@ -21,6 +21,6 @@ command -v gunzip >/dev/null || { echo "verify.sh: gunzip not found (apt-get ins
 
 echo "==> building polyarch and verifybench into bin/"
 go build -o "$bin/polyarch" ./cmd/polyarch
-go build -o "$bin/verifybench" ./bench/verifybench
+(cd bench && go build -o "$bin/verifybench" ./verifybench) # bench/ is its own module
 
 "$bin/verifybench" -work "$work" -polyarch "$bin/polyarch" "$@"
