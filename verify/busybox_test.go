@@ -56,6 +56,29 @@ func TestRealBusyboxImages(t *testing.T) {
 	if kinds[verify.KindMismatch] != 1 || !contains(elfPaths, "bin/busybox") {
 		t.Errorf("mislabelled busybox: findings\n%swant a platform mismatch and bin/busybox as x86-64", findingLines(rep))
 	}
+
+	// Debian's armhf busybox is ARMv7-A (readelf -A: Tag_CPU_arch v7): under
+	// arm/v6, a Raspberry Pi Zero would pull it and die of SIGILL.
+	armhf, err := remote.Image(testutil.Ref(t, reg.Host+"/base/busybox:armhf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	armv6 := pushIndex(t, reg, "base/busybox:armv6", index(entry{img: armhf, platform: &v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}}))
+	rep, err = verify.Verify(context.Background(), armv6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var variant []verify.Finding
+	for _, f := range rep.Findings() {
+		if f.Kind == verify.KindELFVariant {
+			variant = append(variant, f)
+		}
+	}
+	// The config says arm/v7 under the v6 descriptor: a mismatch as well.
+	if len(variant) != 1 || variant[0].Path != "bin/busybox" || variant[0].Needs != "v7" ||
+		variant[0].Message != "needs ARMv7-A (Tag_CPU_arch v7); the label promises ARMv6" {
+		t.Errorf("armhf busybox under linux/arm/v6: findings\n%swant bin/busybox needing ARMv7-A", findingLines(rep))
+	}
 }
 
 func contains(xs []string, x string) bool {

@@ -96,7 +96,7 @@ func machineName(m elf.Machine) string {
 
 // expectedELF is the ELF header the binaries of each (normalised) GOARCH
 // carry. Every variant of an architecture shares its entry: arm/v6 and arm/v7
-// binaries differ only in attributes this scan does not read.
+// binaries differ only in their build attributes (variant.go).
 var expectedELF = map[string]elfID{
 	"amd64":    {elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_X86_64},
 	"386":      {elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_386},

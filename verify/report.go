@@ -17,6 +17,12 @@ type Kind string
 const (
 	// KindELF: a binary inside a layer is for another CPU than the platform's.
 	KindELF Kind = "elf-architecture"
+	// KindELFVariant: a binary is for the platform's CPU but needs a later
+	// revision of it than the platform's variant promises: ARMv7 code in
+	// arm/v6 (its .ARM.attributes say so), x86-64-v3 code in amd64 (its
+	// .note.gnu.property says so). Hosts of the label crash on it with an
+	// illegal instruction.
+	KindELFVariant Kind = "elf-variant"
 	// KindMismatch: the image config's OS or architecture (or variant, when
 	// the config has one) differs from the index descriptor's, after
 	// normalisation.
@@ -48,11 +54,15 @@ type Finding struct {
 	Platform string
 	// Manifest is the child's manifest digest; zero from ScanLayer.
 	Manifest v1.Hash
-	// Layer is the layer's digest, for KindELF; zero from ScanLayer.
+	// Layer is the layer's digest, for KindELF and KindELFVariant; zero
+	// from ScanLayer.
 	Layer v1.Hash
-	// Path is the file inside the layer, for KindELF.
+	// Path is the file inside the layer, for KindELF and KindELFVariant.
 	Path string
-	// Message says what is wrong: "ELF 64-bit LSB x86-64, expected aarch64".
+	// Needs is the variant a KindELFVariant binary needs: "v7", "v3".
+	Needs string
+	// Message says what is wrong: "ELF 64-bit LSB x86-64, expected aarch64",
+	// "needs ARMv7-A (Tag_CPU_arch v7); the label promises ARMv6".
 	Message string
 }
 
@@ -85,8 +95,9 @@ func (f Finding) MarshalJSON() ([]byte, error) {
 		Manifest string `json:"manifest,omitempty"`
 		Layer    string `json:"layer,omitempty"`
 		Path     string `json:"path,omitempty"`
+		Needs    string `json:"needs,omitempty"`
 		Message  string `json:"message"`
-	}{f.Kind, f.Platform, hashString(f.Manifest), hashString(f.Layer), f.Path, f.Message})
+	}{f.Kind, f.Platform, hashString(f.Manifest), hashString(f.Layer), f.Path, f.Needs, f.Message})
 }
 
 func hashString(h v1.Hash) string {

@@ -29,11 +29,22 @@ type ScanStats struct {
 // a KindELF finding for each ELF binary that is not for want's CPU. Only
 // WithIgnore among the options applies.
 //
+// A binary for the right CPU can still need a newer revision of it than the
+// platform's variant promises: a KindELFVariant finding is returned for a
+// 32-bit ARM binary whose build attributes (.ARM.attributes, Tag_CPU_arch)
+// name a later architecture than arm/v5, v6, v7 or v8 (arm alone reads as
+// v7), and for an x86-64 binary whose .note.gnu.property asks for a later
+// microarchitecture level (x86 ISA needed) than amd64 (v1), v2, v3 or v4.
+// A binary that records neither, such as Go's, is judged by its header alone.
+//
 // Nothing is written to disk and files are not buffered: of each regular
-// file only the first 20 bytes (the ELF identification and e_machine) are
-// read, the rest is decompressed and discarded on the way to the next header.
-// The stream is read to its end, so gzip's and zstd's checksums are checked
-// (and, for a layer from a registry, its digest).
+// file the first 20 bytes (the ELF identification and e_machine) are read;
+// of an x86-64 binary its program headers and notes within its first 64 KiB;
+// of a 32-bit ARM binary its section headers and .ARM.attributes within its
+// first 64 KiB or last 1 MiB (where linkers put them). The rest is
+// decompressed and discarded on the way to the next header. The stream is
+// read to its end, so gzip's and zstd's checksums are checked (and, for a
+// layer from a registry, its digest).
 //
 // An architecture the scan has no ELF expectation for (wasm) gives no
 // findings. eBPF objects are never reported: they run on no CPU.
@@ -57,19 +68,28 @@ type layerScan struct {
 }
 
 type elfFile struct {
-	path string
-	id   elfID
+	path  string
+	id    elfID
+	needs cpuNeeds
 }
 
 // check returns a finding for each ELF file not for want, Platform set to label.
 func (s layerScan) check(want v1.Platform, label string) []Finding {
-	exp, known := expectedELF[platform.Normalize(want).Architecture]
+	want = platform.Normalize(want)
+	exp, known := expectedELF[want.Architecture]
 	if !known {
 		return nil
 	}
 	var out []Finding
 	for _, f := range s.elf {
-		if f.id == exp || archNeutral(f.id.machine) {
+		if f.id == exp {
+			if v, found := variantFinding(f.needs, want); found {
+				v.Platform, v.Path = label, f.path
+				out = append(out, v)
+			}
+			continue
+		}
+		if archNeutral(f.id.machine) {
 			continue
 		}
 		out = append(out, Finding{Kind: KindELF, Platform: label, Path: f.path, Message: mismatch(f.id, exp)})
@@ -111,7 +131,7 @@ func scan(r io.Reader, ignore []pattern) (layerScan, error) {
 	}
 
 	var s layerScan
-	var head [elfHeaderLen]byte
+	var w elfWindow
 	tr := tar.NewReader(tarStream)
 	for {
 		hdr, err := tr.Next()
@@ -133,12 +153,18 @@ func scan(r io.Reader, ignore []pattern) (layerScan, error) {
 		if hdr.Size < elfHeaderLen {
 			continue
 		}
-		if _, err := io.ReadFull(tr, head[:]); err != nil {
-			return layerScan{}, fmt.Errorf("tar: reading %s: %w", name, err)
+		w.reset(tr, hdr.Size)
+		id, ok := parseELF(w.at(0, elfHeaderLen))
+		var needs cpuNeeds
+		if ok {
+			needs = readNeeds(&w, id)
 		}
-		if id, ok := parseELF(head[:]); ok {
+		if w.err != nil {
+			return layerScan{}, fmt.Errorf("tar: reading %s: %w", name, w.err)
+		}
+		if ok {
 			s.stats.ELFFiles++
-			s.elf = append(s.elf, elfFile{path: name, id: id})
+			s.elf = append(s.elf, elfFile{path: name, id: id, needs: needs})
 		}
 	}
 	// What follows the tar's end marker (padding to the record size) is read

@@ -13,7 +13,10 @@
 //   - scans every layer as a stream (gzip, zstd or plain tar; nothing on
 //     disk, files never buffered) and checks the ELF header of every regular
 //     file against the platform: an amd64 binary in the arm64 image is a
-//     finding naming the platform, manifest, layer and path.
+//     finding naming the platform, manifest, layer and path;
+//   - checks what binaries record about the CPU revision they need against
+//     the platform's variant: an ARMv7 binary (.ARM.attributes) in the
+//     arm/v6 image, an x86-64-v3 one (.note.gnu.property) in the amd64 image.
 //
 // Attestation manifests (unknown/unknown) are skipped. Layers are scanned
 // concurrently, each downloaded once even when children share it.
