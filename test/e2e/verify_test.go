@@ -156,3 +156,168 @@ func verifyPushIndex(t *testing.T, ref string, imgs ...v1.Image) {
 		t.Fatalf("pushing %s: %v", ref, err)
 	}
 }
+
+// TestVerifyCPUVariants runs `polyarch verify` on images whose binaries are
+// for the right CPU but a later revision of it than the label promises: an
+// ARMv7 binary (its .ARM.attributes say Tag_CPU_arch v7) under linux/arm/v6,
+// which an ARMv6 host dies on, and an x86-64-v3 binary (its
+// .note.gnu.property says so) under linux/amd64.
+func TestVerifyCPUVariants(t *testing.T) {
+	bin := polyarchBinary(t)
+	host := startServe(t, "--quiet").host
+
+	for _, tc := range []struct {
+		name, platform string
+		bin            []byte
+		finding        string // "" for none
+		needs          string
+	}{
+		{"armv7 under arm/v6", "linux/arm/v6", armAttributedELF(t, 10), "linux/arm/v6 elf-variant: usr/bin/agent: needs ARMv7-A (Tag_CPU_arch v7); the label promises ARMv6", "v7"},
+		{"armv7 under arm/v7", "linux/arm/v7", armAttributedELF(t, 10), "", ""},
+		{"armv6 under arm/v6", "linux/arm/v6", armAttributedELF(t, 6), "", ""},
+		{"x86-64-v3 under amd64", "linux/amd64", x86LevelELF(t, 1|2|4), "linux/amd64 elf-variant: usr/bin/agent: needs x86-64-v3 (x86 ISA needed); the label promises x86-64-v1", "v3"},
+		{"x86-64-v3 under amd64/v3", "linux/amd64/v3", x86LevelELF(t, 1|2|4), "", ""},
+		{"baseline under amd64", "linux/amd64", x86LevelELF(t, 1), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			img := elfImage(t, tc.platform, "usr/bin/agent", tc.bin)
+			layers, _ := img.Layers()
+			layerDigest, _ := layers[0].Digest()
+			ref := host + "/org/variant:" + strings.NewReplacer(" ", "-", "/", "-").Replace(tc.name)
+			verifyPushIndex(t, ref, img)
+
+			stdout, stderr, code := runSplit(t, bin, "verify", ref)
+			lines := strings.Split(strings.TrimSpace(stdout), "\n")
+			if tc.finding == "" {
+				if code != 0 || stdout != "verified 1 platform, 1 layer, 1 ELF file: 0 findings\n" {
+					t.Errorf("verify %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 0, no findings", ref, code, stdout, stderr)
+				}
+				return
+			}
+			if code != 1 || len(lines) != 2 || !strings.HasPrefix(lines[0], tc.finding+" (manifest ") || !strings.Contains(lines[0], "layer "+layerDigest.String()) ||
+				lines[1] != "verified 1 platform, 1 layer, 1 ELF file: 1 finding" || stderr != "polyarch: "+ref+": 1 finding\n" {
+				t.Errorf("verify %s: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1 and\n%s (manifest ..., layer %s)", ref, code, stdout, stderr, tc.finding, layerDigest)
+			}
+
+			stdout, _, _ = runSplit(t, bin, "verify", "--json", ref)
+			var rep struct {
+				Children []struct {
+					Findings []struct{ Kind, Path, Layer, Needs string }
+				}
+			}
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatalf("verify --json: %v\n%s", err, stdout)
+			}
+			if len(rep.Children) != 1 || len(rep.Children[0].Findings) != 1 {
+				t.Fatalf("verify --json %s:\n%s", ref, stdout)
+			}
+			f := rep.Children[0].Findings[0]
+			if f.Kind != "elf-variant" || f.Path != "usr/bin/agent" || f.Layer != layerDigest.String() || f.Needs != tc.needs {
+				t.Errorf("verify --json %s: finding %+v", ref, f)
+			}
+		})
+	}
+}
+
+// elfImage is an image for platform p whose one layer holds bin at path.
+func elfImage(t *testing.T, p, path string, bin []byte) v1.Image {
+	t.Helper()
+	plat, err := v1.ParsePlatform(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	tw.WriteHeader(&tar.Header{Name: path, Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(bin))})
+	tw.Write(bin)
+	tw.Close()
+	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), static.NewLayer(layer.Bytes(), types.OCIUncompressedLayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := img.ConfigFile()
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture, cfg.Variant = plat.OS, plat.Architecture, plat.Variant
+	if img, err = mutate.ConfigFile(img, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// armAttributedELF is a 32-bit ARM executable whose .ARM.attributes say
+// Tag_CPU_arch arch (10 is v7, 6 v6), profile A from v7 on, as gcc writes
+// them: header, code, attributes, .shstrtab, then the section headers.
+func armAttributedELF(t *testing.T, arch byte) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	attrs := []byte{5, '7', '-', 'A', 0, 6, arch, 8, 1, 9, 2} // Tag_CPU_name, Tag_CPU_arch, Tag_ARM_ISA_use, Tag_THUMB_ISA_use
+	if arch >= 10 {
+		attrs = append(attrs, 7, 'A')
+	}
+	file := le.AppendUint32([]byte{1}, uint32(5+len(attrs))) // Tag_File
+	file = append(file, attrs...)
+	section := le.AppendUint32([]byte{'A'}, uint32(4+6+len(file)))
+	section = append(append(section, "aeabi\x00"...), file...)
+	shstrtab := []byte("\x00.text\x00.ARM.attributes\x00.shstrtab\x00")
+
+	const textOff, textSize = 52, 256
+	attrOff := uint32(textOff + textSize)
+	strOff := attrOff + uint32(len(section))
+	shoff := (strOff + uint32(len(shstrtab)) + 3) &^ 3
+	var b bytes.Buffer
+	binary.Write(&b, le, elf.Header32{Ident: [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS32), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)},
+		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_ARM), Version: uint32(elf.EV_CURRENT), Entry: 0x10000, Shoff: shoff,
+		Ehsize: 52, Shentsize: 40, Shnum: 4, Shstrndx: 3})
+	b.Write(bytes.Repeat([]byte{0x1e, 0xff, 0x2f, 0xe1}, textSize/4)) // bx lr
+	b.Write(section)
+	b.Write(shstrtab)
+	b.Write(make([]byte, shoff-uint32(b.Len())))
+	for _, s := range []elf.Section32{
+		{},
+		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Flags: uint32(elf.SHF_ALLOC | elf.SHF_EXECINSTR), Addr: 0x10000, Off: textOff, Size: textSize, Addralign: 4},
+		{Name: 7, Type: 0x70000003, Off: attrOff, Size: uint32(len(section)), Addralign: 1}, // SHT_ARM_ATTRIBUTES
+		{Name: 23, Type: uint32(elf.SHT_STRTAB), Off: strOff, Size: uint32(len(shstrtab)), Addralign: 1},
+	} {
+		binary.Write(&b, le, s)
+	}
+	f, err := elf.NewFile(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Section(".ARM.attributes"); s == nil || s.Type != 0x70000003 {
+		t.Fatalf("ARM fixture: no .ARM.attributes in %v", f.Sections)
+	}
+	return b.Bytes()
+}
+
+// x86LevelELF is an x86-64 executable whose .note.gnu.property (under
+// PT_GNU_PROPERTY) says x86 ISA needed = isa (1 baseline, 2 v2, 4 v3, 8 v4).
+func x86LevelELF(t *testing.T, isa uint32) []byte {
+	t.Helper()
+	le := binary.LittleEndian
+	note := le.AppendUint32(nil, 4)          // namesz
+	note = le.AppendUint32(note, 16)         // descsz
+	note = le.AppendUint32(note, 5)          // NT_GNU_PROPERTY_TYPE_0
+	note = append(note, "GNU\x00"...)        //
+	note = le.AppendUint32(note, 0xc0008002) // GNU_PROPERTY_X86_ISA_1_NEEDED
+	note = le.AppendUint32(note, 4)
+	note = le.AppendUint32(note, isa)
+	note = append(note, 0, 0, 0, 0)
+	const noteOff = 64 + 56
+	var b bytes.Buffer
+	binary.Write(&b, le, elf.Header64{Ident: [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)},
+		Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT), Entry: 0x401000, Phoff: 64,
+		Ehsize: 64, Phentsize: 56, Phnum: 1, Shentsize: 64})
+	binary.Write(&b, le, elf.Prog64{Type: uint32(elf.PT_GNU_PROPERTY), Flags: uint32(elf.PF_R), Off: noteOff, Vaddr: 0x400000 + noteOff,
+		Paddr: 0x400000 + noteOff, Filesz: uint64(len(note)), Memsz: uint64(len(note)), Align: 8})
+	b.Write(note)
+	b.Write(bytes.Repeat([]byte{0xc3}, 256)) // ret
+	f, err := elf.NewFile(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Progs) != 1 || f.Progs[0].Type != elf.PT_GNU_PROPERTY {
+		t.Fatalf("x86 fixture: program headers %v", f.Progs)
+	}
+	return b.Bytes()
+}
