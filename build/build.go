@@ -1,11 +1,12 @@
 // Package build runs per-platform image builds on builder nodes.
 //
-// Every (image, version, platform) is its own Job. Route gives each job the
-// node that builds its platform natively, else the local node, which
-// emulates it with QEMU; Run runs the jobs in parallel up to each node's
-// capacity, keeps each build's log, and goes on when one fails. A Node is
-// anything that can build one job and push it: build/buildkit drives a
-// buildkitd, local or remote.
+// Every (image, version, platform) is its own Job. A Router gives each job
+// the node that builds its platform natively, else the local node, which
+// emulates it with QEMU when it can (and otherwise says so before anything
+// is built); Run runs the jobs in parallel up to each node's capacity, keeps
+// each build's log, and goes on when one fails. A Node is anything that can
+// build one job and push it: build/buildkit drives a buildkitd, local or
+// remote.
 package build
 
 import (

@@ -21,30 +21,6 @@ type Assignment struct {
 	Native bool
 }
 
-// Route gives each job the first node that builds its platform natively,
-// else local, which emulates it. Without a local node, a platform no node
-// builds natively is an error naming it.
-func Route(jobs []Job, nodes []Node, local Node) ([]Assignment, error) {
-	out := make([]Assignment, 0, len(jobs))
-	for _, j := range jobs {
-		var a *Assignment
-		for _, n := range nodes {
-			if n.Native(j.Platform) {
-				a = &Assignment{Job: j, Node: n, Native: true}
-				break
-			}
-		}
-		if a == nil {
-			if local == nil {
-				return nil, fmt.Errorf("%s: no builder node builds %s natively and there is no local node to emulate it", j.Name(), platform.Format(j.Platform))
-			}
-			a = &Assignment{Job: j, Node: local, Native: local.Native(j.Platform)}
-		}
-		out = append(out, *a)
-	}
-	return out, nil
-}
-
 // RunOptions says where logs go.
 type RunOptions struct {
 	// LogDir keeps one log file per build; required.

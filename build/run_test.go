@@ -20,13 +20,17 @@ import (
 	"github.com/polyarch/polyarch/platform"
 )
 
-// fakeNode is a build.Node whose Build the test supplies.
+// fakeNode is a build.Emulator whose Build the test supplies. It emulates
+// every platform but those in cannot.
 type fakeNode struct {
 	name     string
 	native   []v1.Platform
+	cannot   map[string]error
 	parallel int
 	build    func(ctx context.Context, job build.Job, log io.Writer) (build.Output, error)
 }
+
+func (n *fakeNode) CanEmulate(p v1.Platform) error { return n.cannot[platform.Format(p)] }
 
 func (n *fakeNode) Name() string  { return n.name }
 func (n *fakeNode) Parallel() int { return n.parallel }
@@ -79,7 +83,7 @@ func TestRoute(t *testing.T) {
 		name     string
 		platform string
 		nodes    []build.Node
-		local    build.Node
+		local    build.Emulator
 		want     want
 	}{
 		{"native on a remote node goes there", "linux/arm64", []build.Node{arm}, local, want{"arm-box", true}},
@@ -93,7 +97,7 @@ func TestRoute(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			j := job(t, "agent", "", tc.platform)
-			as, err := build.Route([]build.Job{j}, tc.nodes, tc.local)
+			as, err := build.Router{Nodes: tc.nodes, Local: tc.local}.Route([]build.Job{j})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,6 +110,10 @@ func TestRoute(t *testing.T) {
 			if as[0].Job.Ref != j.Ref {
 				t.Errorf("assignment changed the job: %+v", as[0].Job)
 			}
+			n, native, err := build.Router{Nodes: tc.nodes, Local: tc.local}.For(plat(t, tc.platform))
+			if err != nil || n.Name() != tc.want.node || native != tc.want.native {
+				t.Errorf("For(%s) = %v, %v, %v; Route said %+v", tc.platform, n, native, err, tc.want)
+			}
 		})
 	}
 }
@@ -114,7 +122,7 @@ func TestRouteKeepsJobOrder(t *testing.T) {
 	arm := &fakeNode{name: "arm-box", native: []v1.Platform{plat(t, "linux/arm64")}}
 	local := &fakeNode{name: "local", native: []v1.Platform{plat(t, "linux/amd64")}}
 	jobs := []build.Job{job(t, "a", "", "linux/amd64"), job(t, "a", "", "linux/arm64"), job(t, "a", "", "linux/riscv64"), job(t, "b", "", "linux/arm64")}
-	as, err := build.Route(jobs, []build.Node{arm}, local)
+	as, err := build.Router{Nodes: []build.Node{arm}, Local: local}.Route(jobs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +139,7 @@ func TestRouteKeepsJobOrder(t *testing.T) {
 func TestRouteWithoutLocalNamesThePlatform(t *testing.T) {
 	arm := &fakeNode{name: "arm-box", native: []v1.Platform{plat(t, "linux/arm64")}}
 	jobs := []build.Job{job(t, "agent", "1.4", "linux/arm64"), job(t, "agent", "1.4", "linux/s390x")}
-	as, err := build.Route(jobs, []build.Node{arm}, nil)
+	as, err := build.Router{Nodes: []build.Node{arm}}.Route(jobs)
 	if err == nil {
 		t.Fatalf("routed %d jobs with no node for linux/s390x", len(as))
 	}
@@ -140,8 +148,39 @@ func TestRouteWithoutLocalNamesThePlatform(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, w)
 		}
 	}
-	if strings.Contains(err.Error(), "arm64") {
-		t.Errorf("error %q names the platform that has a node", err)
+}
+
+// A platform the local node cannot emulate is refused when jobs are routed,
+// naming it once with every job that needs it and the local node's reason;
+// nothing is assigned, so nothing is built.
+func TestRouteRefusesWhatTheLocalNodeCannotEmulate(t *testing.T) {
+	noWindows := errors.New("the local node runs linux containers only")
+	local := &fakeNode{name: "local", native: []v1.Platform{plat(t, "linux/amd64")}, cannot: map[string]error{
+		"windows/amd64": noWindows,
+		"linux/s390x":   errors.New("no binfmt_misc handler qemu-s390x"),
+	}}
+	r := build.Router{Local: local}
+	jobs := []build.Job{job(t, "a", "", "linux/amd64"), job(t, "a", "", "windows/amd64"), job(t, "b", "", "windows/amd64"), job(t, "a", "", "linux/s390x"), job(t, "a", "", "linux/arm64")}
+	as, err := r.Route(jobs)
+	if err == nil || as != nil {
+		t.Fatalf("Route = %d assignments, %v; want none and an error", len(as), err)
+	}
+	var ue *build.UnservedError
+	if !errors.As(err, &ue) || !errors.Is(err, noWindows) {
+		t.Errorf("error %v is not an UnservedError wrapping the local node's reason", err)
+	}
+	msg := err.Error()
+	for _, w := range []string{"a windows/amd64, b windows/amd64: no builder node builds windows/amd64 natively and the local node cannot emulate it: the local node runs linux containers only",
+		"a linux/s390x: no builder node builds linux/s390x natively and the local node cannot emulate it: no binfmt_misc handler qemu-s390x"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("error does not say %q:\n%s", w, msg)
+		}
+	}
+	if strings.Count(msg, "windows/amd64 natively") != 1 || strings.Contains(msg, "arm64") {
+		t.Errorf("each unserved platform once, and only those:\n%s", msg)
+	}
+	if _, _, err := r.For(plat(t, "linux/arm64")); err != nil {
+		t.Errorf("For(linux/arm64): %v; the local node emulates it", err)
 	}
 }
 

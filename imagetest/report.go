@@ -7,26 +7,15 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/polyarch/polyarch/imagetest/result"
 )
 
 // Summary counts results.
-type Summary struct{ Passed, Failed, Skipped int }
+type Summary = result.Summary
 
 // Summarize counts results.
-func Summarize(rs []Result) Summary {
-	var s Summary
-	for _, r := range rs {
-		switch {
-		case r.Skipped:
-			s.Skipped++
-		case r.Passed:
-			s.Passed++
-		default:
-			s.Failed++
-		}
-	}
-	return s
-}
+func Summarize(rs []Result) Summary { return result.Summarize(rs) }
 
 // WriteTable writes one row per platform and test, then each failure's
 // message in full.

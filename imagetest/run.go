@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/polyarch/polyarch/build/buildkit"
+	"github.com/polyarch/polyarch/imagetest/result"
 	"github.com/polyarch/polyarch/internal/parallel"
 	"github.com/polyarch/polyarch/platform"
 	"github.com/polyarch/polyarch/verify"
@@ -32,26 +33,15 @@ type Executor interface {
 
 // Kinds of test.
 const (
-	KindArch     = "arch"
-	KindCommand  = "command"
-	KindFile     = "file"
-	KindMetadata = "metadata"
+	KindArch     = result.KindArch
+	KindCommand  = result.KindCommand
+	KindFile     = result.KindFile
+	KindMetadata = result.KindMetadata
 )
 
-// Result is the outcome of one test on one platform.
-type Result struct {
-	Platform string        `json:"platform"`
-	Image    string        `json:"image"`
-	Kind     string        `json:"kind"`
-	Name     string        `json:"name"`
-	Passed   bool          `json:"passed"`
-	Skipped  bool          `json:"skipped,omitempty"`
-	Message  string        `json:"message,omitempty"`
-	Duration time.Duration `json:"duration"`
-}
-
-// Failed reports a test that ran and did not pass.
-func (r Result) Failed() bool { return !r.Passed && !r.Skipped }
+// Result is the outcome of one test on one platform. It lives in package
+// result, so that reports and records need not import the runner.
+type Result = result.Result
 
 // Options tune Run.
 type Options struct {
@@ -431,10 +421,10 @@ type JobResult struct {
 	Duration time.Duration
 }
 
-// RunJobs tests every job, a few at once, each on the executor nodeFor gives
-// its platform. start and done, when set, are called around each job from
-// its own goroutine. Outcomes come in job order.
-func RunJobs(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.Platform) (Executor, error), o Options,
+// RunJobs tests every job, a few at once, each with the tester testerFor
+// gives its platform. start and done, when set, are called around each job
+// from its own goroutine. Outcomes come in job order.
+func RunJobs(ctx context.Context, jobs []Job, testerFor func(context.Context, v1.Platform) (Tester, error), o Options,
 	start func(i int), done func(i int, r JobResult)) []JobResult {
 	out := make([]JobResult, len(jobs))
 	parallel.ForEach(len(jobs), testers, func(i int) {
@@ -443,9 +433,9 @@ func RunJobs(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.P
 			start(i)
 		}
 		began := time.Now()
-		ex, err := nodeFor(ctx, j.Target.Platform)
+		tester, err := testerFor(ctx, j.Target.Platform)
 		if err == nil {
-			out[i].Results, err = Run(ctx, j.Target, j.Spec, ex, o)
+			out[i].Results, err = tester.Test(ctx, j.Target, j.Spec, o)
 		}
 		out[i].Err, out[i].Duration = err, time.Since(began)
 		if done != nil {
@@ -455,11 +445,19 @@ func RunJobs(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.P
 	return out
 }
 
-// RunAll tests every job (see RunJobs) and returns all results, or the
-// first error that kept a job's tests from running.
+// RunAll tests every job (see RunJobs), each on the executor nodeFor gives
+// its platform, and returns all results, or the first error that kept a
+// job's tests from running.
 func RunAll(ctx context.Context, jobs []Job, nodeFor func(context.Context, v1.Platform) (Executor, error), o Options) ([]Result, error) {
+	testerFor := func(ctx context.Context, p v1.Platform) (Tester, error) {
+		ex, err := nodeFor(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		return OnNode(ex), nil
+	}
 	var out []Result
-	for _, r := range RunJobs(ctx, jobs, nodeFor, o, nil, nil) {
+	for _, r := range RunJobs(ctx, jobs, testerFor, o, nil, nil) {
 		if r.Err != nil {
 			return nil, r.Err
 		}

@@ -23,6 +23,6 @@ type Event struct {
 	Stage    string
 	State    string
 	// Status is the unit's status once published (published, unchanged).
-	Status string
+	Status Status
 	Text   string
 }

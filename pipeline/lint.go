@@ -9,13 +9,13 @@ import (
 
 // Lint checks each Dockerfile of the plan against the platforms it would
 // build under emulation.
-func Lint(plan *Plan, nodes *Nodes) ([]lint.Finding, error) {
+func Lint(plan *Plan, nodes Nodes) ([]lint.Finding, error) {
 	emulated := map[string][]v1.Platform{}
 	var order []string
 	for _, u := range plan.Units {
 		for _, t := range u.Targets {
-			if _, native := nodes.Describe(t.Platform); native {
-				continue
+			if _, native, err := nodes.Describe(t.Platform); native || err != nil {
+				continue // not built, or not emulated
 			}
 			df := t.Job.Dockerfile
 			if _, seen := emulated[df]; !seen {

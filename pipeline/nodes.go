@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -10,21 +11,48 @@ import (
 	"github.com/polyarch/polyarch/build/buildkit"
 	"github.com/polyarch/polyarch/build/localnode"
 	"github.com/polyarch/polyarch/config"
+	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/platform"
 )
 
-// Nodes are the builder nodes of a config: the declared ones, and the
-// managed local node that emulates every other platform.
-type Nodes struct {
+// Node is a builder node as a release uses it: it builds jobs, and tests the
+// images they made on the same platform.
+type Node interface {
+	build.Node
+	imagetest.Tester
+}
+
+// Nodes says which node builds and tests each platform. Release depends on
+// it alone; Builders is the real one, a unit test's fake is another.
+type Nodes interface {
+	// Describe says which node serves p and whether natively, starting
+	// nothing: for plans and dry runs. The error, a *build.UnservedError,
+	// says why no node can.
+	Describe(p v1.Platform) (node string, native bool, err error)
+	// For returns the node that serves p, ready for use, and whether it
+	// serves p natively.
+	For(ctx context.Context, p v1.Platform) (node Node, native bool, err error)
+}
+
+// Builders are the builder nodes of a polyarch.yaml: the declared ones, and
+// the managed local node that emulates what none of them builds natively.
+// Which serves a platform is build.Router's rule; the local node is started
+// the first time it is needed.
+type Builders struct {
 	Remote []*buildkit.Node
 	Local  *buildkit.Node
 	// LocalOptions start the local node on demand.
 	LocalOptions localnode.Options
+
+	mu      sync.Mutex
+	started bool
 }
 
+var _ Nodes = (*Builders)(nil)
+
 // NodesFor builds the node list of cfg; local locates the local node.
-func NodesFor(cfg *config.Config, local localnode.Options) *Nodes {
-	n := &Nodes{LocalOptions: local}
+func NodesFor(cfg *config.Config, local localnode.Options) *Builders {
+	n := &Builders{LocalOptions: local}
 	for _, b := range cfg.Builders {
 		if b.Name == config.LocalBuilder {
 			if b.Parallel > 0 {
@@ -46,20 +74,67 @@ func NodesFor(cfg *config.Config, local localnode.Options) *Nodes {
 	return n
 }
 
-// Route assigns jobs to nodes and starts the local node if any job needs it.
-func (n *Nodes) Route(ctx context.Context, jobs []build.Job) ([]build.Assignment, error) {
-	remote := make([]build.Node, len(n.Remote))
-	for i, r := range n.Remote {
-		remote[i] = r
+func (n *Builders) router() build.Router {
+	var r build.Router
+	if n.Local != nil {
+		r.Local = n.Local
 	}
-	as, err := build.Route(jobs, remote, n.Local)
+	for _, node := range n.Remote {
+		r.Nodes = append(r.Nodes, node)
+	}
+	return r
+}
+
+// Describe implements Nodes.
+func (n *Builders) Describe(p v1.Platform) (string, bool, error) {
+	node, native, err := n.router().For(p)
+	if err != nil {
+		return "", false, err
+	}
+	return node.Name(), native, nil
+}
+
+// For implements Nodes.
+func (n *Builders) For(ctx context.Context, p v1.Platform) (Node, bool, error) {
+	node, native, err := n.serve(ctx, p)
+	if err != nil {
+		return nil, false, err
+	}
+	return testsOn{node}, native, nil
+}
+
+// ForPlatform returns the BuildKit node that serves p, started: for
+// commands that run images (polyarch run, polyarch test).
+func (n *Builders) ForPlatform(ctx context.Context, p v1.Platform) (*buildkit.Node, error) {
+	node, _, err := n.serve(ctx, p)
+	return node, err
+}
+
+func (n *Builders) serve(ctx context.Context, p v1.Platform) (*buildkit.Node, bool, error) {
+	node, native, err := n.router().For(p)
+	if err != nil {
+		return nil, false, err
+	}
+	bk := node.(*buildkit.Node)
+	if bk == n.Local {
+		if err := n.startLocal(ctx); err != nil {
+			return nil, false, err
+		}
+	}
+	return bk, native, nil
+}
+
+// Route assigns jobs to nodes, refusing before anything starts every
+// platform no node can build, and starts the local node if a job needs it.
+func (n *Builders) Route(ctx context.Context, jobs []build.Job) ([]build.Assignment, error) {
+	as, err := n.router().Route(jobs)
 	if err != nil {
 		return nil, err
 	}
 	for _, a := range as {
 		if a.Node == build.Node(n.Local) {
-			if _, err := localnode.Start(ctx, n.LocalOptions); err != nil {
-				return nil, fmt.Errorf("starting the local builder node: %w", err)
+			if err := n.startLocal(ctx); err != nil {
+				return nil, err
 			}
 			break
 		}
@@ -67,31 +142,29 @@ func (n *Nodes) Route(ctx context.Context, jobs []build.Job) ([]build.Assignment
 	return as, nil
 }
 
-// Describe says where a platform is built: the node and native/emulated.
-func (n *Nodes) Describe(p v1.Platform) (node string, native bool) {
-	for _, r := range n.Remote {
-		if r.Native(p) {
-			return r.Name(), true
-		}
-	}
-	return n.Local.Name(), n.Local.Native(p)
-}
-
-// ForPlatform returns the node that serves p: its native node, else the
-// local node, started if needed.
-func (n *Nodes) ForPlatform(ctx context.Context, p v1.Platform) (*buildkit.Node, error) {
-	for _, r := range n.Remote {
-		if r.Native(p) {
-			return r, nil
-		}
+// startLocal starts the local node once per Builders (localnode.Start is
+// safe to call at once, but asks the daemon each time).
+func (n *Builders) startLocal(ctx context.Context) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started {
+		return nil
 	}
 	if _, err := localnode.Start(ctx, n.LocalOptions); err != nil {
-		return nil, fmt.Errorf("starting the local builder node: %w", err)
+		return fmt.Errorf("starting the local builder node: %w", err)
 	}
-	return n.Local, nil
+	n.started = true
+	return nil
 }
 
 // All lists every node: the declared ones and the local one.
-func (n *Nodes) All() []*buildkit.Node {
+func (n *Builders) All() []*buildkit.Node {
 	return append(append([]*buildkit.Node{}, n.Remote...), n.Local)
+}
+
+// testsOn is a BuildKit node that also tests images, in its containers.
+type testsOn struct{ *buildkit.Node }
+
+func (n testsOn) Test(ctx context.Context, t *imagetest.Target, spec *imagetest.Spec, o imagetest.Options) ([]imagetest.Result, error) {
+	return imagetest.OnNode(n.Node).Test(ctx, t, spec, o)
 }

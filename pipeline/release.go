@@ -18,6 +18,7 @@ import (
 	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/report"
 )
 
 // ReleaseOptions tune Release.
@@ -35,58 +36,24 @@ type ReleaseOptions struct {
 	Ignore []string
 }
 
-// Status of a target or unit in a report.
-const (
-	StatusPassed    = "passed"
-	StatusBuildFail = "build failed"
-	StatusTestFail  = "tests failed"
-	StatusSkipped   = "not run"
-	StatusPublished = "published"
-	StatusUnchanged = "unchanged"
-	StatusBlocked   = "not published"
-	StatusLeftOut   = "left out (optional)"
+// A release's report; its types live in package report, which renders it.
+type (
+	Report       = report.Report
+	UnitReport   = report.Unit
+	TargetReport = report.Target
+	Status       = report.Status
 )
 
-// Report is what a release did; it is also the JSON of --report.
-type Report struct {
-	Started  time.Time     `json:"started"`
-	Duration time.Duration `json:"duration"`
-	OK       bool          `json:"ok"`
-	Units    []*UnitReport `json:"units"`
-}
-
-// UnitReport is one image version.
-type UnitReport struct {
-	Name      string `json:"name"`
-	Image     string `json:"image"`
-	Version   string `json:"version"`
-	IndexRef  string `json:"index"`
-	Tags      []string
-	Status    string             `json:"status"`
-	Digest    string             `json:"digest,omitempty"`
-	MediaType string             `json:"mediaType,omitempty"`
-	Reason    string             `json:"reason,omitempty"`
-	Targets   []*TargetReport    `json:"targets"`
-	Resolved  []index.Resolution `json:"resolved,omitempty"`
-}
-
-// TargetReport is one platform of a unit.
-type TargetReport struct {
-	Platform    string             `json:"platform"`
-	Optional    bool               `json:"optional"`
-	Ref         string             `json:"ref"`
-	Node        string             `json:"node"`
-	Native      bool               `json:"native"`
-	Digest      string             `json:"digest,omitempty"`
-	Size        int64              `json:"size,omitempty"`
-	BuildTime   time.Duration      `json:"buildDuration"`
-	TestTime    time.Duration      `json:"testDuration"`
-	Status      string             `json:"status"`
-	Error       string             `json:"error,omitempty"`
-	LogFile     string             `json:"log,omitempty"`
-	Tests       []imagetest.Result `json:"tests,omitempty"`
-	TestsReused bool               `json:"testsReused,omitempty"`
-}
+// Statuses of targets and units (report.Status).
+const (
+	StatusNotRun       = report.NotRun
+	StatusPassed       = report.Passed
+	StatusBuildFailed  = report.BuildFailed
+	StatusTestsFailed  = report.TestsFailed
+	StatusPublished    = report.Published
+	StatusUnchanged    = report.Unchanged
+	StatusNotPublished = report.NotPublished
+)
 
 // ErrReleaseFailed is returned (wrapped) when any unit was not published.
 var ErrReleaseFailed = errors.New("release failed")
@@ -96,7 +63,12 @@ var ErrReleaseFailed = errors.New("release failed")
 // (its tags last), and checks from every platform's point of view that the
 // published name gives the tested digest. A unit with a failed required
 // target is not published: whatever its tags named before stays as it was.
-func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*Report, error) {
+// An optional target that did not pass is left out of its index.
+//
+// Before anything is built, every target is given its node: a required
+// platform that no node can build fails the release there, naming it and
+// why (errors.As finds a *build.UnservedError); an optional one is left out.
+func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*Report, error) {
 	rep := &Report{Started: time.Now()}
 	var evMu sync.Mutex
 	emit := func(e Event) {
@@ -113,21 +85,36 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 		u      *Unit
 	}
 	var slots []slot
+	var unserved build.UnservedErrors
 	for _, u := range plan.Units {
 		ur := &UnitReport{Name: u.Name(), Image: u.Image.Name, Version: u.Version, IndexRef: u.IndexRef(), Tags: u.Tags}
 		rep.Units = append(rep.Units, ur)
 		for _, t := range u.Targets {
-			node, native := nodes.Describe(t.Platform)
-			tr := &TargetReport{Platform: platform.Format(t.Platform), Optional: t.Optional, Ref: t.Job.Ref, Node: node, Native: native, Status: StatusSkipped}
+			tr := &TargetReport{Platform: platform.Format(t.Platform), Optional: t.Optional, Ref: t.Job.Ref}
 			ur.Targets = append(ur.Targets, tr)
+			var err error
+			if tr.Node, tr.Native, err = nodes.Describe(t.Platform); err != nil {
+				tr.Error = err.Error()
+				if !t.Optional {
+					unserved = append(unserved, fmt.Errorf("%s %s: %w", u.Name(), tr.Platform, err))
+				}
+				continue // not built
+			}
 			slots = append(slots, slot{unit: ur, target: tr, t: t, u: u})
 		}
 	}
+	if len(unserved) > 0 {
+		return nil, unserved
+	}
 
 	// 1. Build everything, in parallel on its node.
-	as, err := nodes.Route(ctx, plan.Jobs())
-	if err != nil {
-		return nil, err
+	as := make([]build.Assignment, len(slots))
+	for i, s := range slots {
+		node, native, err := nodes.For(ctx, s.t.Platform)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", s.unit.Name, s.target.Platform, err)
+		}
+		as[i] = build.Assignment{Job: s.t.Job, Node: node, Native: native}
 	}
 	emit(Event{Stage: StageBuild, Text: fmt.Sprintf("building %d images on %s", len(as), nodeNames(as))})
 	build.Run(ctx, as, build.RunOptions{LogDir: o.LogDir, Console: o.BuildLog,
@@ -139,7 +126,7 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 			tr := slots[i].target
 			tr.Node, tr.Native, tr.BuildTime, tr.LogFile = r.Node, r.Native, r.Duration, r.LogFile
 			if r.Err != nil {
-				tr.Status, tr.Error = StatusBuildFail, r.Err.Error()
+				tr.Status, tr.Error = StatusBuildFailed, r.Err.Error()
 				if tail := build.Tail(r.LogFile, 12); tail != "" {
 					tr.Error += "\n" + tail
 				}
@@ -156,7 +143,6 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 	// 2. Test each built image by digest, unless it passed the same spec before.
 	var jobs []imagetest.Job
 	var jobSlots []int
-	specs := map[*Unit]*imagetest.Spec{}
 	for i, s := range slots {
 		if s.target.Digest == "" {
 			continue
@@ -167,16 +153,16 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 		}
 		t, err := imagetest.TargetByDigest(ctx, ref, o.Remote...)
 		if err != nil {
-			s.target.Status, s.target.Error = StatusTestFail, err.Error()
+			s.target.Status, s.target.Error = StatusTestsFailed, err.Error()
 			continue
 		}
 		s.target.Size = imageSize(t.Image)
-		spec, ok := specs[s.u]
-		if !ok {
+		spec := s.u.Test
+		if spec == nil {
 			if spec, err = TestSpec(plan.Config, s.u.Image); err != nil {
 				return nil, err
 			}
-			specs[s.u] = spec // one decode per unit, not per platform
+			s.u.Test = spec // one decode per unit, not per platform
 		}
 		if prev, ok := passedBefore(ctx, ref, spec, o.Remote); ok {
 			s.target.Tests, s.target.TestsReused, s.target.Status = prev, true, StatusPassed
@@ -189,7 +175,13 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 	}
 	if len(jobs) > 0 {
 		emit(Event{Stage: StageTest, Text: fmt.Sprintf("testing %d images", len(jobs))})
-		nodeFor := func(ctx context.Context, p v1.Platform) (imagetest.Executor, error) { return nodes.ForPlatform(ctx, p) }
+		testerFor := func(ctx context.Context, p v1.Platform) (imagetest.Tester, error) {
+			node, _, err := nodes.For(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			return node, nil
+		}
 		start := func(k int) {
 			s := slots[jobSlots[k]]
 			emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateRunning,
@@ -203,11 +195,11 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 			sum := imagetest.Summarize(r.Results)
 			switch {
 			case r.Err != nil:
-				s.target.Status, s.target.Error = StatusTestFail, r.Err.Error()
+				s.target.Status, s.target.Error = StatusTestsFailed, r.Err.Error()
 				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateFailed,
 					Text: fmt.Sprintf("[%s %s] tests could not run: %v", s.unit.Name, s.target.Platform, r.Err)})
 			case sum.Failed > 0:
-				s.target.Status = StatusTestFail
+				s.target.Status = StatusTestsFailed
 				var msgs []string
 				for _, t := range r.Results {
 					if t.Failed() {
@@ -227,23 +219,24 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 				}
 			}
 		}
-		imagetest.RunJobs(ctx, jobs, nodeFor, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore}, start, done)
+		imagetest.RunJobs(ctx, jobs, testerFor, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore}, start, done)
 	}
 
 	// 3. Publish each unit whose required targets all passed.
 	rep.OK = true
 	for ui, u := range plan.Units {
 		ur := rep.Units[ui]
-		var failed []string
+		var failed, leftOut []string
 		var sources []index.Source
 		for ti, t := range u.Targets {
 			tr := ur.Targets[ti]
-			if tr.Status != StatusPassed {
+			if !tr.Status.Passed() {
 				if t.Optional {
-					tr.Status += "; " + StatusLeftOut
+					tr.LeftOut = true
+					leftOut = append(leftOut, tr.Platform)
 					continue
 				}
-				failed = append(failed, tr.Platform+" ("+tr.Status+")")
+				failed = append(failed, tr.Platform+" ("+tr.Status.String()+")")
 				continue
 			}
 			ref, _ := digestRef(t.Job, tr.Digest)
@@ -251,13 +244,13 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 			sources = append(sources, index.Source{Ref: ref, Platform: &p})
 		}
 		if len(failed) > 0 || len(sources) == 0 {
-			ur.Status = StatusBlocked
+			ur.Status = StatusNotPublished
 			ur.Reason = "required platforms failed: " + strings.Join(failed, ", ")
 			if len(failed) == 0 {
 				ur.Reason = "every platform is optional and none passed"
 			}
 			rep.OK = false
-			emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed,
+			emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed, Status: ur.Status,
 				Text: fmt.Sprintf("[%s] NOT published: %s; %s is left as it was", ur.Name, ur.Reason, ur.IndexRef)})
 			continue
 		}
@@ -267,9 +260,9 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 		}
 		res, err := index.Publish(ctx, index.Request{Target: target, Tags: u.Tags[1:], Sources: sources, Annotations: indexAnnotations(u)}, o.Remote...)
 		if err != nil {
-			ur.Status, ur.Reason = StatusBlocked, err.Error()
+			ur.Status, ur.Reason = StatusNotPublished, err.Error()
 			rep.OK = false
-			emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed, Text: fmt.Sprintf("[%s] publishing FAILED: %v", ur.Name, err)})
+			emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed, Status: ur.Status, Text: fmt.Sprintf("[%s] publishing FAILED: %v", ur.Name, err)})
 			continue
 		}
 		ur.Digest, ur.MediaType = res.Digest, string(res.MediaType)
@@ -277,7 +270,11 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 		if res.Unchanged {
 			ur.Status = StatusUnchanged
 		}
-		emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateDone, Status: ur.Status, Text: fmt.Sprintf("[%s] %s %s %s", ur.Name, ur.Status, ur.IndexRef, short(res.Digest))})
+		without := ""
+		if len(leftOut) > 0 {
+			without = " without " + strings.Join(leftOut, ", ") + " (optional, did not pass)"
+		}
+		emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateDone, Status: ur.Status, Text: fmt.Sprintf("[%s] %s %s %s%s", ur.Name, ur.Status, ur.IndexRef, short(res.Digest), without)})
 
 		// 4. Every platform's view of the published name gives its tested digest.
 		r, err := index.NewResolver(ctx, target, o.Remote...)
@@ -288,11 +285,11 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 		}
 		for ti, t := range u.Targets {
 			tr := ur.Targets[ti]
-			if tr.Status != StatusPassed {
+			if !tr.Status.Passed() {
 				continue
 			}
 			res := r.Resolve(t.Platform)
-			ur.Resolved = append(ur.Resolved, res)
+			ur.Resolved = append(ur.Resolved, report.Resolution(res))
 			if !res.Found || res.Digest != tr.Digest {
 				ur.Reason = fmt.Sprintf("a %s host pulling %s gets %s, not the tested %s", tr.Platform, ur.IndexRef, res.Digest, tr.Digest)
 				rep.OK = false
@@ -304,7 +301,7 @@ func Release(ctx context.Context, plan *Plan, nodes *Nodes, o ReleaseOptions) (*
 	if !rep.OK {
 		var names []string
 		for _, ur := range rep.Units {
-			if ur.Status != StatusPublished && ur.Status != StatusUnchanged || ur.Reason != "" {
+			if !ur.Status.Published() || ur.Reason != "" {
 				names = append(names, ur.Name)
 			}
 		}

@@ -1,7 +1,8 @@
-// Package report writes a release's run report: JSON for machines, and a
-// self-contained HTML page for people: a matrix of image versions x
-// platforms, each cell with its status, digest, size, duration, node (native
-// or emulated) and tests.
+// Package report is a release's run report: its data (Report, filled in by
+// pipeline.Release), written as JSON for machines and as a self-contained
+// HTML page for people: a matrix of image versions x platforms, each cell
+// with its status, digest, size, duration, node (native or emulated) and
+// tests. It imports data types only, not the machinery that produced them.
 package report
 
 import (
@@ -10,28 +11,26 @@ import (
 	"html/template"
 	"io"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/polyarch/polyarch/imagetest"
-	"github.com/polyarch/polyarch/pipeline"
+	"github.com/polyarch/polyarch/imagetest/result"
 )
 
 // WriteJSON writes the report as indented JSON.
-func WriteJSON(w io.Writer, r *pipeline.Report) error {
+func WriteJSON(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
 }
 
 type cell struct {
-	*pipeline.TargetReport
+	*Target
 	Class, Passed, Failed string
-	Failures              []imagetest.Result
+	Failures              []result.Result
 }
 
 type row struct {
-	*pipeline.UnitReport
+	*Unit
 	Class string
 	Cells []*cell // one per column; nil where the unit lacks the platform
 }
@@ -45,7 +44,7 @@ type page struct {
 }
 
 // WriteHTML writes the report as one HTML page with no external resources.
-func WriteHTML(w io.Writer, r *pipeline.Report) error {
+func WriteHTML(w io.Writer, r *Report) error {
 	p := page{Started: r.Started.UTC().Format(time.RFC3339), Duration: r.Duration.Round(time.Second).String(), OK: r.OK}
 	seen := map[string]bool{}
 	for _, u := range r.Units {
@@ -58,13 +57,13 @@ func WriteHTML(w io.Writer, r *pipeline.Report) error {
 	}
 	sort.Strings(p.Platforms)
 	for _, u := range r.Units {
-		rw := row{UnitReport: u, Class: unitClass(u.Status)}
+		rw := row{Unit: u, Class: unitClass(u.Status)}
 		for _, plat := range p.Platforms {
 			var c *cell
 			for _, t := range u.Targets {
 				if t.Platform == plat {
-					c = &cell{TargetReport: t, Class: targetClass(t.Status)}
-					s := imagetest.Summarize(t.Tests)
+					c = &cell{Target: t, Class: targetClass(t)}
+					s := result.Summarize(t.Tests)
 					c.Passed, c.Failed = fmt.Sprint(s.Passed), fmt.Sprint(s.Failed)
 					for _, tr := range t.Tests {
 						if tr.Failed() {
@@ -80,21 +79,20 @@ func WriteHTML(w io.Writer, r *pipeline.Report) error {
 	return pageTemplate.Execute(w, p)
 }
 
-func unitClass(status string) string {
-	switch status {
-	case pipeline.StatusPublished, pipeline.StatusUnchanged:
+func unitClass(s Status) string {
+	if s.Published() {
 		return "ok"
 	}
 	return "bad"
 }
 
-func targetClass(status string) string {
+func targetClass(t *Target) string {
 	switch {
-	case status == pipeline.StatusPassed:
+	case t.Status.Passed():
 		return "ok"
-	case strings.Contains(status, pipeline.StatusLeftOut):
+	case t.LeftOut:
 		return "warn"
-	case status == pipeline.StatusSkipped:
+	case t.Status == NotRun:
 		return "none"
 	}
 	return "bad"
@@ -143,7 +141,7 @@ pre{white-space:pre-wrap;font-size:12px;margin:.3em 0;max-width:36em}
 {{if .Digest}}<br><code class="digest" title="{{.Digest}}">{{short .Digest}}</code>{{end}}
 {{if .Reason}}<pre>{{.Reason}}</pre>{{end}}</td>
 {{range .Cells}}{{if .}}<td class="{{.Class}}" data-platform="{{.Platform}}">
-<span class="status">{{.Status}}</span>{{if .Optional}} <span class="small">(optional)</span>{{end}}<br>
+<span class="status">{{.Status}}</span>{{if .Optional}} <span class="small">(optional{{if .LeftOut}}, left out{{end}})</span>{{end}}<br>
 {{if .Digest}}<code class="digest" title="{{.Digest}}">{{short .Digest}}</code><br>{{end}}
 <span class="small">{{if .Native}}native{{else}}emulated{{end}} on {{.Node}}{{if .Size}} · {{size .Size}}{{end}} · build {{dur .BuildTime}}{{if .TestTime}} · tests {{dur .TestTime}}{{end}}</span><br>
 {{if .Tests}}<span class="small">tests: {{.Passed}} passed, {{.Failed}} failed{{if .TestsReused}} (passed before, not rerun){{end}}</span>{{end}}

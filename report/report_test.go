@@ -3,6 +3,7 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,9 +11,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/polyarch/polyarch/imagetest"
-	"github.com/polyarch/polyarch/index"
-	"github.com/polyarch/polyarch/pipeline"
+	"github.com/polyarch/polyarch/imagetest/result"
 	"github.com/polyarch/polyarch/report"
 )
 
@@ -26,41 +25,41 @@ const (
 
 // release is a failed release: agent published with its optional arm/v7
 // left out (its build failed), builder@2.4 blocked by s390x tests.
-func release() *pipeline.Report {
-	return &pipeline.Report{
+func release() *report.Report {
+	return &report.Report{
 		Started:  time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC),
 		Duration: 95 * time.Second,
 		OK:       false,
-		Units: []*pipeline.UnitReport{
+		Units: []*report.Unit{
 			{
 				Name: "agent", Image: "agent", Version: "1.4", IndexRef: "r.example/agent:1.4", Tags: []string{"1.4", "latest"},
-				Status: pipeline.StatusPublished, Digest: digestIdx, MediaType: "application/vnd.oci.image.index.v1+json",
-				Targets: []*pipeline.TargetReport{
+				Status: report.Published, Digest: digestIdx, MediaType: "application/vnd.oci.image.index.v1+json",
+				Targets: []*report.Target{
 					{Platform: "linux/amd64", Ref: "r.example/agent:1.4-amd64", Node: "local", Native: true, Digest: digestAMD, Size: 12 << 20,
-						BuildTime: 40 * time.Second, TestTime: 3 * time.Second, Status: pipeline.StatusPassed,
-						Tests: []imagetest.Result{
-							{Platform: "linux/amd64", Kind: imagetest.KindArch, Name: "uname -m is x86_64", Passed: true},
-							{Platform: "linux/amd64", Kind: imagetest.KindCommand, Name: "version", Passed: true},
+						BuildTime: 40 * time.Second, TestTime: 3 * time.Second, Status: report.Passed,
+						Tests: []result.Result{
+							{Platform: "linux/amd64", Kind: result.KindArch, Name: "uname -m is x86_64", Passed: true},
+							{Platform: "linux/amd64", Kind: result.KindCommand, Name: "version", Passed: true},
 						}},
 					{Platform: "linux/arm64", Ref: "r.example/agent:1.4-arm64", Node: "arm-box", Native: true, Digest: digestARM, Size: 11 << 20,
-						BuildTime: 50 * time.Second, Status: pipeline.StatusPassed, TestsReused: true,
-						Tests: []imagetest.Result{{Platform: "linux/arm64", Kind: imagetest.KindArch, Name: "uname -m is aarch64 or arm64", Passed: true}}},
+						BuildTime: 50 * time.Second, Status: report.Passed, TestsReused: true,
+						Tests: []result.Result{{Platform: "linux/arm64", Kind: result.KindArch, Name: "uname -m is aarch64 or arm64", Passed: true}}},
 					{Platform: "linux/arm/v7", Optional: true, Ref: "r.example/agent:1.4-armv7", Node: "local", Native: false,
-						BuildTime: 9 * time.Second, Status: pipeline.StatusBuildFail + "; " + pipeline.StatusLeftOut,
+						BuildTime: 9 * time.Second, Status: report.BuildFailed, LeftOut: true,
 						Error: "exit code 1: RUN make\n" + scriptText, LogFile: "/tmp/logs/agent_linux-arm-v7.log"},
 				},
-				Resolved: []index.Resolution{{Host: "linux/amd64", Found: true, Digest: digestAMD, Platform: "linux/amd64", Why: "exact match"}},
+				Resolved: []report.Resolution{{Host: "linux/amd64", Found: true, Digest: digestAMD, Platform: "linux/amd64", Why: "exact match"}},
 			},
 			{
 				Name: "builder@2.4", Image: "builder", Version: "2.4", IndexRef: "r.example/builder:2.4", Tags: []string{"2.4"},
-				Status: pipeline.StatusBlocked, Reason: "required platforms failed: linux/s390x (tests failed)",
-				Targets: []*pipeline.TargetReport{
-					{Platform: "linux/amd64", Ref: "r.example/builder:2.4-amd64", Node: "local", Native: true, Digest: digestAMD, Status: pipeline.StatusPassed},
-					{Platform: "linux/s390x", Ref: "r.example/builder:2.4-s390x", Node: "local", Digest: digestZ, Status: pipeline.StatusTestFail,
+				Status: report.NotPublished, Reason: "required platforms failed: linux/s390x (tests failed)",
+				Targets: []*report.Target{
+					{Platform: "linux/amd64", Ref: "r.example/builder:2.4-amd64", Node: "local", Native: true, Digest: digestAMD, Status: report.Passed},
+					{Platform: "linux/s390x", Ref: "r.example/builder:2.4-s390x", Node: "local", Digest: digestZ, Status: report.TestsFailed,
 						Error: "command: bazel version: exit code: expected 0, got 1",
-						Tests: []imagetest.Result{
-							{Platform: "linux/s390x", Kind: imagetest.KindArch, Name: "uname -m is s390x", Passed: true},
-							{Platform: "linux/s390x", Kind: imagetest.KindCommand, Name: "bazel version", Message: "exit code: expected 0, got 1\nstderr: " + scriptText},
+						Tests: []result.Result{
+							{Platform: "linux/s390x", Kind: result.KindArch, Name: "uname -m is s390x", Passed: true},
+							{Platform: "linux/s390x", Kind: result.KindCommand, Name: "bazel version", Message: "exit code: expected 0, got 1\nstderr: " + scriptText},
 						}},
 				},
 			},
@@ -167,7 +166,7 @@ func TestWriteHTML(t *testing.T) {
 
 	t.Run("units", func(t *testing.T) {
 		agent, builder := rows[0][0], rows[1][0]
-		for _, w := range []string{"agent", pipeline.StatusPublished, "r.example/agent:1.4", digestIdx[:19]} {
+		for _, w := range []string{"agent", report.Published.String(), "r.example/agent:1.4", digestIdx[:19]} {
 			if !strings.Contains(agent.text, w) {
 				t.Errorf("agent cell %q lacks %q", agent.text, w)
 			}
@@ -175,7 +174,7 @@ func TestWriteHTML(t *testing.T) {
 		if agent.class != "ok" || agent.digestTitle != digestIdx {
 			t.Errorf("agent cell class %q digest title %q", agent.class, agent.digestTitle)
 		}
-		for _, w := range []string{"builder@2.4", pipeline.StatusBlocked, "r.example/builder:2.4", "required platforms failed: linux/s390x (tests failed)"} {
+		for _, w := range []string{"builder@2.4", report.NotPublished.String(), "r.example/builder:2.4", "required platforms failed: linux/s390x (tests failed)"} {
 			if !strings.Contains(builder.text, w) {
 				t.Errorf("builder cell %q lacks %q", builder.text, w)
 			}
@@ -194,15 +193,15 @@ func TestWriteHTML(t *testing.T) {
 		lacks    []string
 	}{
 		{"published, native, tested", 0, 1, "ok", digestAMD,
-			[]string{pipeline.StatusPassed, "native on local", "12.0 MiB", "build 40s", "tests 3s", "tests: 2 passed, 0 failed"}, []string{"optional", "✗"}},
+			[]string{report.Passed.String(), "native on local", "12.0 MiB", "build 40s", "tests 3s", "tests: 2 passed, 0 failed"}, []string{"optional", "✗"}},
 		{"optional, failed build, left out", 0, 2, "warn", "",
-			[]string{"build failed; left out (optional)", "(optional)", "emulated on local", "exit code 1: RUN make", scriptText, "/tmp/logs/agent_linux-arm-v7.log"}, []string{"tests:"}},
+			[]string{"build failed", "(optional, left out)", "emulated on local", "exit code 1: RUN make", scriptText, "/tmp/logs/agent_linux-arm-v7.log"}, []string{"tests:"}},
 		{"tests reused", 0, 3, "ok", digestARM,
-			[]string{pipeline.StatusPassed, "native on arm-box", "tests: 1 passed, 0 failed (passed before, not rerun)"}, nil},
-		{"platform the unit lacks", 0, 4, "none", "", []string{"—"}, []string{pipeline.StatusPassed}},
-		{"blocked unit's passed target", 1, 1, "ok", digestAMD, []string{pipeline.StatusPassed}, nil},
+			[]string{report.Passed.String(), "native on arm-box", "tests: 1 passed, 0 failed (passed before, not rerun)"}, nil},
+		{"platform the unit lacks", 0, 4, "none", "", []string{"—"}, []string{report.Passed.String()}},
+		{"blocked unit's passed target", 1, 1, "ok", digestAMD, []string{report.Passed.String()}, nil},
 		{"tests failed", 1, 4, "bad", digestZ,
-			[]string{pipeline.StatusTestFail, "tests: 1 passed, 1 failed", "✗ command: bazel version", "exit code: expected 0, got 1", "stderr: " + scriptText},
+			[]string{report.TestsFailed.String(), "tests: 1 passed, 1 failed", "✗ command: bazel version", "exit code: expected 0, got 1", "stderr: " + scriptText},
 			// The test failure is shown once, not again as the target's error.
 			[]string{"error and log tail", "uname -m is s390x"}},
 	}
@@ -289,7 +288,7 @@ func TestWriteJSONRoundTrips(t *testing.T) {
 	if err := report.WriteJSON(&buf, want); err != nil {
 		t.Fatal(err)
 	}
-	var got pipeline.Report
+	var got report.Report
 	dec := json.NewDecoder(&buf)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&got); err != nil {
@@ -308,14 +307,58 @@ func TestWriteJSONRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	unit := raw["units"].([]any)[1].(map[string]any)
-	if unit["status"] != pipeline.StatusBlocked || unit["reason"] == nil || unit["index"] != "r.example/builder:2.4" {
+	if unit["status"] != report.NotPublished.String() || unit["reason"] == nil || unit["index"] != "r.example/builder:2.4" {
 		t.Errorf("unit JSON %v", unit)
 	}
 	target := unit["targets"].([]any)[1].(map[string]any)
-	if target["platform"] != "linux/s390x" || target["digest"] != digestZ || target["status"] != pipeline.StatusTestFail {
+	if target["platform"] != "linux/s390x" || target["digest"] != digestZ || target["status"] != report.TestsFailed.String() {
 		t.Errorf("target JSON %v", target)
 	}
 	if !strings.Contains(buf.String(), "\n  ") {
 		t.Error("JSON is not indented")
+	}
+}
+
+// Every key of the JSON report is camelCase, and a status is one word or
+// phrase that machines can compare, with an optional target's being left
+// out a field of its own, not words appended to its status.
+func TestJSONKeysAreCamelCaseAndStatusesComparable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := report.WriteJSON(&buf, release()); err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, c := range v {
+				if k == "" || k[0] < 'a' || k[0] > 'z' || strings.ContainsAny(k, "_- ") {
+					t.Errorf("%s: key %q is not camelCase", path, k)
+				}
+				walk(path+"."+k, c)
+			}
+		case []any:
+			for i, c := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), c)
+			}
+		}
+	}
+	walk("report", raw)
+
+	unit := raw["units"].([]any)[0].(map[string]any)
+	if tags, ok := unit["tags"].([]any); !ok || len(tags) != 2 || tags[0] != "1.4" {
+		t.Errorf("unit tags %v, want [1.4 latest] under \"tags\"", unit["tags"])
+	}
+	armv7 := unit["targets"].([]any)[2].(map[string]any)
+	if armv7["status"] != "build failed" || armv7["leftOut"] != true {
+		t.Errorf("optional arm/v7 whose build failed: status %v, leftOut %v; want \"build failed\" and true", armv7["status"], armv7["leftOut"])
+	}
+	amd64 := unit["targets"].([]any)[0].(map[string]any)
+	if _, ok := amd64["leftOut"]; ok || amd64["status"] != "passed" {
+		t.Errorf("a passed target: status %v, leftOut %v", amd64["status"], amd64["leftOut"])
 	}
 }

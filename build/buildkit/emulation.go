@@ -31,18 +31,22 @@ type EmulationError struct {
 }
 
 func (e *EmulationError) Error() string {
-	return fmt.Sprintf("%s needs QEMU emulation on this machine: %s; %s", e.Platform, e.Reason, e.Fix)
+	return fmt.Sprintf("%s cannot be emulated on this machine: %s; %s", e.Platform, e.Reason, e.Fix)
 }
 
 const installFix = "install it: apt-get install qemu-user-static binfmt-support (scripts/setup.sh does this)"
 
-// CheckEmulation reports whether this machine can run binaries of p, natively
-// or through a QEMU binfmt_misc handler that works inside containers (the F
-// flag: the interpreter is opened at registration, not looked up in the
-// container's root).
+// CheckEmulation reports whether this machine can run containers of p:
+// linux ones only, natively or through a QEMU binfmt_misc handler that works
+// inside containers (the F flag: the interpreter is opened at registration,
+// not looked up in the container's root).
 func CheckEmulation(p v1.Platform) error {
 	p = platform.Normalize(p)
 	host := HostPlatform()
+	if p.OS != host.OS {
+		return &EmulationError{Platform: platform.Format(p), Reason: "the local node runs " + host.OS + " containers only",
+			Fix: "build it on a builder node that runs " + p.OS + " natively (builders: in polyarch.yaml)"}
+	}
 	if p.Architecture == host.Architecture || (host.Architecture == "amd64" && p.Architecture == "386") || (host.Architecture == "arm64" && p.Architecture == "arm") {
 		return nil
 	}

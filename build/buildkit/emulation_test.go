@@ -45,6 +45,8 @@ func TestCheckEmulation(t *testing.T) {
 		{"without the F flag", true, map[string]string{"qemu-s390x": "enabled\ninterpreter /usr/bin/qemu-s390x\nflags: \n"}, s390x, "lacks the F flag"},
 		{"ready", true, map[string]string{"qemu-s390x": "enabled\ninterpreter /usr/libexec/qemu-binfmt/s390x-binfmt-P\nflags: PF\n"}, s390x, ""},
 		{"arm variant uses qemu-arm", true, map[string]string{"qemu-arm": "enabled\nflags: POCF\n"}, v1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, ""},
+		{"windows on the host's architecture", true, nil, v1.Platform{OS: "windows", Architecture: "amd64"}, "windows/amd64 cannot be emulated on this machine: the local node runs linux containers only"},
+		{"darwin", true, map[string]string{"qemu-aarch64": "enabled\nflags: PF\n"}, v1.Platform{OS: "darwin", Architecture: "arm64"}, "runs darwin natively"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

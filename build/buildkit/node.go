@@ -51,7 +51,7 @@ type Node struct {
 	Display *Display
 }
 
-var _ build.Node = (*Node)(nil)
+var _ build.Emulator = (*Node)(nil)
 
 // Name implements build.Node.
 func (n *Node) Name() string { return n.NodeName }
@@ -65,6 +65,28 @@ func (n *Node) Native(p v1.Platform) bool {
 	}
 	return false
 }
+
+// CanEmulate implements build.Emulator: a node that Emulates runs every
+// platform CheckEmulation allows; any other node emulates nothing.
+func (n *Node) CanEmulate(p v1.Platform) error {
+	if !n.Emulates {
+		return fmt.Errorf("builder node %q builds only %s", n.NodeName, platform.FormatList(n.Platforms))
+	}
+	if err := CheckEmulation(p); err != nil {
+		var ee *EmulationError
+		if errors.As(err, &ee) {
+			return emulationReason{ee} // the caller names the platform
+		}
+		return err
+	}
+	return nil
+}
+
+// emulationReason is an EmulationError said without its platform.
+type emulationReason struct{ *EmulationError }
+
+func (r emulationReason) Error() string { return r.Reason + "; " + r.Fix }
+func (r emulationReason) Unwrap() error { return r.EmulationError }
 
 // Parallel implements build.Node.
 func (n *Node) Parallel() int {

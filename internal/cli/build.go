@@ -161,7 +161,7 @@ func buildFailures(w io.Writer, rs []build.Result) error {
 }
 
 // warnEmulatedCompiles prints lint's emulation warnings before a build.
-func warnEmulatedCompiles(g *globals, plan *pipeline.Plan, nodes *pipeline.Nodes) {
+func warnEmulatedCompiles(g *globals, plan *pipeline.Plan, nodes pipeline.Nodes) {
 	fs, err := pipeline.Lint(plan, nodes)
 	if err != nil {
 		fmt.Fprintf(g.stderr, "warning: lint: %v\n", err)

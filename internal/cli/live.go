@@ -63,7 +63,7 @@ func (v *releaseView) Event(e pipeline.Event) {
 		if e.State == pipeline.StateFailed {
 			v.unitNote[e.Unit] = "NOT PUBLISHED"
 		} else if e.Stage == pipeline.StagePublish && e.State == pipeline.StateDone {
-			v.unitNote[e.Unit] = e.Status
+			v.unitNote[e.Unit] = e.Status.String()
 		}
 	}
 	v.draw()

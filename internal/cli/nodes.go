@@ -25,7 +25,7 @@ func (f *nodeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.builderDir, "builder-dir", "", "state directory of the local builder node (default "+localnode.DefaultDir()+")")
 }
 
-func (f *nodeFlags) nodes() (*pipeline.Nodes, error) {
+func (f *nodeFlags) nodes() (*pipeline.Builders, error) {
 	cfg, err := loadOptionalConfig(f.file)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/polyarch/polyarch/build"
 	"github.com/polyarch/polyarch/pipeline"
 	"github.com/polyarch/polyarch/platform"
 	"github.com/polyarch/polyarch/report"
@@ -63,8 +64,7 @@ platform, node, duration and test result.`,
 			}
 			nodes := pipeline.NodesFor(cfg, f.localOptions(cfg))
 			if dryRun {
-				printPlan(g.stdout, plan, nodes)
-				return nil
+				return printPlan(g.stdout, plan, nodes)
 			}
 			warnEmulatedCompiles(g, plan, nodes)
 			var buildLog io.Writer
@@ -125,7 +125,10 @@ func writeFile(path string, write func(io.Writer) error) error {
 	return f.Close()
 }
 
-func printPlan(w io.Writer, plan *pipeline.Plan, nodes *pipeline.Nodes) {
+// printPlan prints where each target is built; a required platform that no
+// node can build is an error naming it and why, an optional one is left out.
+func printPlan(w io.Writer, plan *pipeline.Plan, nodes pipeline.Nodes) error {
+	var unserved build.UnservedErrors
 	for _, u := range plan.Units {
 		fmt.Fprintf(w, "%s: index %s", u.Name(), u.IndexRef())
 		if len(u.Tags) > 1 {
@@ -133,7 +136,7 @@ func printPlan(w io.Writer, plan *pipeline.Plan, nodes *pipeline.Nodes) {
 		}
 		fmt.Fprintln(w)
 		for _, t := range u.Targets {
-			node, native := nodes.Describe(t.Platform)
+			node, native, err := nodes.Describe(t.Platform)
 			opt := ""
 			if t.Optional {
 				opt = " (optional)"
@@ -142,9 +145,22 @@ func printPlan(w io.Writer, plan *pipeline.Plan, nodes *pipeline.Nodes) {
 			if t.Job.ByDigest {
 				ref += "@<digest>"
 			}
+			if err != nil {
+				if t.Optional {
+					fmt.Fprintf(w, "  %-14s %s left out (optional): %v\n", platform.Format(t.Platform), ref, err)
+				} else {
+					fmt.Fprintf(w, "  %-14s %s CANNOT BE BUILT: %v\n", platform.Format(t.Platform), ref, err)
+					unserved = append(unserved, fmt.Errorf("%s %s: %w", u.Name(), platform.Format(t.Platform), err))
+				}
+				continue
+			}
 			fmt.Fprintf(w, "  %-14s %s on %s, %s%s\n", platform.Format(t.Platform), ref, node, mode(native), opt)
 		}
 	}
+	if len(unserved) > 0 {
+		return unserved
+	}
+	return nil
 }
 
 func mode(native bool) string {
@@ -161,7 +177,11 @@ func printSummary(w io.Writer, rep *pipeline.Report) {
 		for _, t := range u.Targets {
 			if t.Status != pipeline.StatusPassed {
 				first, _, _ := strings.Cut(t.Error, "\n")
-				fmt.Fprintf(w, "  %-14s %s: %s\n", t.Platform, t.Status, first)
+				left := ""
+				if t.LeftOut {
+					left = " (optional, left out)"
+				}
+				fmt.Fprintf(w, "  %-14s %s%s: %s\n", t.Platform, t.Status, left, first)
 			}
 		}
 		if u.Reason != "" {
