@@ -89,3 +89,45 @@ func TestPlatformAndNamingAreLeaves(t *testing.T) {
 		})
 	}
 }
+
+// allDeps lists every package pkg depends on, polyarch's and others'.
+func allDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", module+"/"+pkg).Output()
+	if err != nil {
+		msg := ""
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, msg)
+	}
+	return strings.Fields(string(out))
+}
+
+// A renderer imports data types, not the machinery that produced them: the
+// run report does not pull in the builder, the image-test runner or gRPC.
+func TestReportImportsDataOnly(t *testing.T) {
+	const grpc = "google.golang.org/grpc"
+	forbidden := []string{module + "/build", module + "/imagetest", module + "/pipeline", module + "/index", grpc}
+	allowed := map[string]bool{module + "/imagetest/result": true}
+	// Not vacuous: the release pipeline, which fills the report in, does
+	// reach all of them.
+	pipelineDeps := allDeps(t, "pipeline")
+	for _, f := range []string{module + "/build", module + "/imagetest", module + "/index", grpc} {
+		if !slices.ContainsFunc(pipelineDeps, func(d string) bool { return under(d, f) }) {
+			t.Fatalf("pipeline does not depend on %s: the check below would prove nothing", f)
+		}
+	}
+	reportDeps := allDeps(t, "report")
+	if !slices.Contains(reportDeps, "html/template") {
+		t.Fatalf("report's %d dependencies do not include html/template: misread", len(reportDeps))
+	}
+	for _, f := range forbidden {
+		for _, d := range reportDeps {
+			if under(d, f) && !allowed[d] {
+				t.Errorf("report depends on %s: it must import data types only", d)
+				break
+			}
+		}
+	}
+}
