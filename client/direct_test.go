@@ -79,7 +79,7 @@ func TestCopyBetweenRegistriesStreamsUnhashedAndComplete(t *testing.T) {
 	idx := multiArch(t, src.Host+"/org/app:1")
 	want, _ := idx.Digest()
 
-	res, err := index.CopyWith(ctx, testutil.Ref(t, src.Host+"/org/app:1"), testutil.Ref(t, dst.Host+"/mirror/app:1"), nil, client.Options{}.Direct(), client.Options{}.Remote(ctx)...)
+	res, err := index.Copy(ctx, testutil.Ref(t, src.Host+"/org/app:1"), testutil.Ref(t, dst.Host+"/mirror/app:1"), index.CopyOptions{Blobs: client.Options{}.Direct()}, client.Options{}.Remote(ctx)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestCopyOfADamagedBlobFails(t *testing.T) {
 	from := testutil.Ref(t, strings.TrimPrefix(damaging.URL, "http://")+"/org/app:1")
 	to := testutil.Ref(t, dst.Host+"/mirror/app:1")
 
-	_, err := index.CopyWith(ctx, from, to, nil, client.Options{}.Direct(), client.Options{}.Remote(ctx)...)
+	_, err := index.Copy(ctx, from, to, index.CopyOptions{Blobs: client.Options{}.Direct()}, client.Options{}.Remote(ctx)...)
 	if err == nil {
 		t.Fatal("copy of a damaged blob succeeded")
 	}
@@ -197,7 +197,7 @@ func TestCopyReadsJobsBlobsAtOnce(t *testing.T) {
 	defer slow.Close()
 
 	from := testutil.Ref(t, strings.TrimPrefix(slow.URL, "http://")+"/org/app:1")
-	if _, err := index.CopyWith(ctx, from, testutil.Ref(t, dst.Host+"/mirror/app:1"), nil, client.Options{Jobs: 2}.Direct(), client.Options{Jobs: 2}.Remote(ctx)...); err != nil {
+	if _, err := index.Copy(ctx, from, testutil.Ref(t, dst.Host+"/mirror/app:1"), index.CopyOptions{Blobs: client.Options{Jobs: 2}.Direct()}, client.Options{Jobs: 2}.Remote(ctx)...); err != nil {
 		t.Fatal(err)
 	}
 	if got := most.Load(); got > 2 || got < 1 {

@@ -28,7 +28,7 @@ type Target struct {
 // ResolveImage finds the image ref gives a host of platform p (following
 // containerd's matching when ref is an index) and pins it by digest.
 func ResolveImage(ctx context.Context, ref name.Reference, p v1.Platform, opts ...remote.Option) (*Target, error) {
-	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	opts = append(opts[:len(opts):len(opts)], remote.WithContext(ctx))
 	r, err := index.NewResolver(ctx, ref, opts...)
 	if err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func ResolveImage(ctx context.Context, ref name.Reference, p v1.Platform, opts .
 
 // TargetByDigest loads one image manifest (not an index) by digest.
 func TargetByDigest(ctx context.Context, ref name.Digest, opts ...remote.Option) (*Target, error) {
-	img, err := remote.Image(ref, append([]remote.Option{remote.WithContext(ctx)}, opts...)...)
+	img, err := remote.Image(ref, append(opts[:len(opts):len(opts)], remote.WithContext(ctx))...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", ref, err)
 	}

@@ -427,7 +427,9 @@ type JobResult struct {
 func RunJobs(ctx context.Context, jobs []Job, testerFor func(context.Context, v1.Platform) (Tester, error), o Options,
 	start func(i int), done func(i int, r JobResult)) []JobResult {
 	out := make([]JobResult, len(jobs))
-	parallel.ForEach(len(jobs), testers, func(i int) {
+	ran := make([]bool, len(jobs))
+	err := parallel.ForEach(ctx, len(jobs), testers, func(ctx context.Context, i int) error {
+		ran[i] = true
 		j := jobs[i]
 		if start != nil {
 			start(i)
@@ -441,7 +443,13 @@ func RunJobs(ctx context.Context, jobs []Job, testerFor func(context.Context, v1
 		if done != nil {
 			done(i, out[i])
 		}
+		return nil
 	})
+	for i := range out {
+		if !ran[i] {
+			out[i].Err = err // cancelled before it started
+		}
+	}
 	return out
 }
 

@@ -84,7 +84,7 @@ func Import(ctx context.Context, src string, p v1.Platform, ref name.Reference, 
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	if err := remote.Write(ref, img, append([]remote.Option{remote.WithContext(ctx)}, opts...)...); err != nil {
+	if err := remote.Write(ref, img, append(opts[:len(opts):len(opts)], remote.WithContext(ctx))...); err != nil {
 		return v1.Hash{}, fmt.Errorf("pushing %s: %w", ref, err)
 	}
 	return img.Digest()

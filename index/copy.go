@@ -10,7 +10,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -35,31 +34,42 @@ type BlobReader interface {
 	Open(ctx context.Context, repo name.Repository, h v1.Hash) (io.ReadCloser, error)
 }
 
-// Copy copies an image or a multi-arch image from src to dst, with every
-// platform (digest kept) or only those listed (a new index, so a new digest).
-// Blobs move concurrently and streamed, are skipped when the destination
-// has them, and are mounted instead of copied within one registry.
-func Copy(ctx context.Context, src, dst name.Reference, platforms []v1.Platform, opts ...remote.Option) (*CopyResult, error) {
-	return CopyWith(ctx, src, dst, platforms, nil, opts...)
+// CopyOptions says what Copy copies and how. The zero value copies every
+// platform.
+type CopyOptions struct {
+	// Platforms, when set, are the only platforms copied: a new index, so a
+	// new digest. Every one must be in the source.
+	Platforms []v1.Platform
+	// Blobs, when set, reads the layers moved between registries unchecked:
+	// the destination hashes every blob it receives and refuses one that
+	// does not match its digest, so hashing it here too only doubled the
+	// work (most of a copy's CPU time). A layer that cannot be read that way
+	// is read and checked as without Blobs; manifests and configs are always
+	// checked.
+	Blobs BlobReader
+	// Progress, when set, is told how far the blobs have got, and told Done
+	// on every return.
+	Progress Progress
 }
 
-// CopyWith is Copy reading the layers it moves between registries with
-// blobs, unchecked: the destination hashes every blob it receives and
-// refuses one that does not match its digest, so hashing it here too only
-// doubled the work (most of a copy's CPU time). A layer that cannot be read
-// that way is read and checked as Copy does; manifests and configs are
-// always checked. blobs may be nil.
-func CopyWith(ctx context.Context, src, dst name.Reference, platforms []v1.Platform, blobs BlobReader, opts ...remote.Option) (*CopyResult, error) {
-	opts = append(opts[:len(opts):len(opts)], remote.WithContext(ctx))
+// Copy copies an image or a multi-arch image from src to dst, with every
+// platform (digest kept) or only o.Platforms. Blobs move concurrently and
+// streamed, are skipped when the destination has them, and are mounted
+// instead of copied within one registry.
+func Copy(ctx context.Context, src, dst name.Reference, o CopyOptions, opts ...remote.Option) (*CopyResult, error) {
+	m := newMeter(o.Progress)
+	defer m.end()
+	opts = withContext(ctx, opts)
 	desc, err := remote.Get(src, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", src, err)
 	}
 	res := &CopyResult{Source: src.String(), Destination: dst.String()}
-	var open opener
-	if blobs != nil && src.Context().RegistryStr() != dst.Context().RegistryStr() {
-		open = func(h v1.Hash) (io.ReadCloser, error) { return blobs.Open(ctx, src.Context(), h) }
+	v := via{meter: m}
+	if o.Blobs != nil && src.Context().RegistryStr() != dst.Context().RegistryStr() {
+		v.open = func(h v1.Hash) (io.ReadCloser, error) { return o.Blobs.Open(ctx, src.Context(), h) }
 	}
+	platforms := o.Platforms
 
 	var write func() error
 	switch {
@@ -68,9 +78,7 @@ func CopyWith(ctx context.Context, src, dst name.Reference, platforms []v1.Platf
 		if err != nil {
 			return nil, fmt.Errorf("reading index %s: %w", src, err)
 		}
-		if open != nil {
-			ii = directIndex{ii, open}
-		}
+		ii = sourceIndex{ii, v}
 		if len(platforms) > 0 {
 			if ii, err = selectPlatforms(src, ii, platforms); err != nil {
 				return nil, err
@@ -80,9 +88,9 @@ func CopyWith(ctx context.Context, src, dst name.Reference, platforms []v1.Platf
 		if err != nil {
 			return nil, err
 		}
-		for _, m := range im.Manifests {
-			if m.Platform != nil && !isAttestation(m) {
-				res.Platforms = append(res.Platforms, platform.Format(*m.Platform))
+		for _, d := range im.Manifests {
+			if d.Platform != nil && !isAttestation(d) {
+				res.Platforms = append(res.Platforms, platform.Format(*d.Platform))
 			}
 		}
 		d, err := ii.Digest()
@@ -97,9 +105,7 @@ func CopyWith(ctx context.Context, src, dst name.Reference, platforms []v1.Platf
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", src, err)
 		}
-		if open != nil {
-			img = directImage{img, open}
-		}
+		img = sourceImage{img, v}
 		cf, err := img.ConfigFile()
 		if err != nil {
 			return nil, fmt.Errorf("reading the config of %s: %w", src, err)
@@ -134,6 +140,10 @@ func selectPlatforms(src name.Reference, ii v1.ImageIndex, want []v1.Platform) (
 	if err != nil {
 		return nil, err
 	}
+	mt, err := ii.MediaType()
+	if err != nil {
+		return nil, err
+	}
 	var adds []mutate.IndexAddendum
 	kept := map[string]bool{}
 	var have []string
@@ -143,7 +153,7 @@ func selectPlatforms(src name.Reference, ii v1.ImageIndex, want []v1.Platform) (
 			if d.Platform == nil || isAttestation(d) || !platform.Same(*d.Platform, w) {
 				continue
 			}
-			add, err := addendumFor(ii, d)
+			add, err := addendumFor(ii, d, mt)
 			if err != nil {
 				return nil, fmt.Errorf("reading %s@%s: %w", src.Context(), d.Digest, err)
 			}
@@ -165,16 +175,12 @@ func selectPlatforms(src name.Reference, ii v1.ImageIndex, want []v1.Platform) (
 	}
 	for _, d := range im.Manifests {
 		if isAttestation(d) && kept[d.Annotations[annotationReferenceDigest]] {
-			add, err := addendumFor(ii, d)
+			add, err := addendumFor(ii, d, mt)
 			if err != nil {
 				return nil, err
 			}
 			adds = append(adds, add)
 		}
-	}
-	mt, err := ii.MediaType()
-	if err != nil {
-		return nil, err
 	}
 	out := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, mt), adds...)
 	if len(im.Annotations) > 0 {
@@ -183,7 +189,8 @@ func selectPlatforms(src name.Reference, ii v1.ImageIndex, want []v1.Platform) (
 	return out, nil
 }
 
-func addendumFor(ii v1.ImageIndex, d v1.Descriptor) (mutate.IndexAddendum, error) {
+// addendumFor is d, a child of ii, for a new index of type mt.
+func addendumFor(ii v1.ImageIndex, d v1.Descriptor, mt types.MediaType) (mutate.IndexAddendum, error) {
 	var add mutate.IndexAddendum
 	if d.MediaType.IsIndex() {
 		child, err := ii.ImageIndex(d.Digest)
@@ -196,99 +203,14 @@ func addendumFor(ii v1.ImageIndex, d v1.Descriptor) (mutate.IndexAddendum, error
 		if err != nil {
 			return add, err
 		}
+		if si, ok := img.(sourceImage); ok {
+			si.v.docker = mt == types.DockerManifestList
+			img = si
+		} else {
+			img = sourceImage{img, via{docker: mt == types.DockerManifestList}}
+		}
 		add.Add = img
 	}
 	add.Descriptor = v1.Descriptor{Platform: d.Platform, Annotations: d.Annotations, URLs: d.URLs}
 	return add, nil
-}
-
-// opener starts reading a blob of the source without hashing it.
-type opener func(v1.Hash) (io.ReadCloser, error)
-
-// directIndex is a source index whose images' layers are read by open.
-// Everything else, the manifests above all, is the source's.
-type directIndex struct {
-	ii   v1.ImageIndex
-	open opener
-}
-
-func (d directIndex) MediaType() (types.MediaType, error)       { return d.ii.MediaType() }
-func (d directIndex) Digest() (v1.Hash, error)                  { return d.ii.Digest() }
-func (d directIndex) Size() (int64, error)                      { return d.ii.Size() }
-func (d directIndex) IndexManifest() (*v1.IndexManifest, error) { return d.ii.IndexManifest() }
-func (d directIndex) RawManifest() ([]byte, error)              { return d.ii.RawManifest() }
-
-func (d directIndex) Image(h v1.Hash) (v1.Image, error) {
-	img, err := d.ii.Image(h)
-	if err != nil {
-		return nil, err
-	}
-	return directImage{img, d.open}, nil
-}
-
-func (d directIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	ii, err := d.ii.ImageIndex(h)
-	if err != nil {
-		return nil, err
-	}
-	return directIndex{ii, d.open}, nil
-}
-
-// directImage is a source image whose layers are read by open. It keeps
-// the source's descriptor and mountable config, as remote.WriteIndex
-// would see them without it.
-type directImage struct {
-	v1.Image
-	open opener
-}
-
-func (d directImage) Descriptor() (*v1.Descriptor, error) { return partial.Descriptor(d.Image) }
-func (d directImage) ConfigLayer() (v1.Layer, error)      { return partial.ConfigLayer(d.Image) }
-
-func (d directImage) Layers() ([]v1.Layer, error) {
-	ls, err := d.Image.Layers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]v1.Layer, len(ls))
-	for i, l := range ls {
-		out[i] = d.wrap(l)
-	}
-	return out, nil
-}
-
-func (d directImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
-	l, err := d.Image.LayerByDigest(h)
-	if err != nil {
-		return nil, err
-	}
-	return d.wrap(l), nil
-}
-
-// wrap keeps a mountable layer mountable.
-func (d directImage) wrap(l v1.Layer) v1.Layer {
-	if ml, ok := l.(*remote.MountableLayer); ok {
-		return &remote.MountableLayer{Layer: directLayer{ml.Layer, d.open}, Reference: ml.Reference}
-	}
-	return directLayer{l, d.open}
-}
-
-// directLayer reads its compressed bytes with open, and falls back to the
-// checked read when that fails to start.
-type directLayer struct {
-	v1.Layer
-	open opener
-}
-
-func (l directLayer) Descriptor() (*v1.Descriptor, error) { return partial.Descriptor(l.Layer) }
-
-func (l directLayer) Compressed() (io.ReadCloser, error) {
-	h, err := l.Layer.Digest()
-	if err != nil {
-		return nil, err
-	}
-	if rc, err := l.open(h); err == nil {
-		return rc, nil
-	}
-	return l.Layer.Compressed()
 }

@@ -43,9 +43,22 @@ type Manifest struct {
 	ConfigPlatform string `json:"configPlatform,omitempty"`
 }
 
+// InspectOptions says how Inspect reads.
+type InspectOptions struct {
+	// Jobs is how many children of an index are read at once; default
+	// client.DefaultJobs.
+	Jobs int
+}
+
 // Inspect fetches ref and describes it; for an index, every child too.
+// ctx wins over any context in opts.
 func Inspect(ctx context.Context, ref name.Reference, opts ...remote.Option) (*Inspection, error) {
-	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	return InspectWith(ctx, ref, InspectOptions{}, opts...)
+}
+
+// InspectWith is Inspect reading as o says.
+func InspectWith(ctx context.Context, ref name.Reference, o InspectOptions, opts ...remote.Option) (*Inspection, error) {
+	opts = withContext(ctx, opts)
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", ref, err)
@@ -73,29 +86,25 @@ func Inspect(ctx context.Context, ref name.Reference, opts ...remote.Option) (*I
 	}
 	out.Annotations = im.Annotations
 	out.Manifests = make([]Manifest, len(im.Manifests))
-	errs := make([]error, len(im.Manifests))
-	parallel.ForEach(len(im.Manifests), fetchers, func(i int) {
+	err = parallel.ForEach(ctx, len(im.Manifests), jobs(o.Jobs), func(ctx context.Context, i int) error {
 		d := im.Manifests[i]
 		if !d.MediaType.IsImage() {
 			out.Manifests[i] = Manifest{Platform: formatPtr(d.Platform), Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, Annotations: d.Annotations}
-			return
+			return nil
 		}
 		img, err := ii.Image(d.Digest)
 		if err != nil {
-			errs[i] = fmt.Errorf("reading %s@%s: %w", ref.Context(), d.Digest, err)
-			return
+			return fmt.Errorf("reading %s@%s: %w", ref.Context(), d.Digest, err)
 		}
 		m, err := describeImage(img, d)
 		if err != nil {
-			errs[i] = fmt.Errorf("reading %s@%s: %w", ref.Context(), d.Digest, err)
-			return
+			return fmt.Errorf("reading %s@%s: %w", ref.Context(), d.Digest, err)
 		}
 		out.Manifests[i] = m
+		return nil
 	})
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -101,7 +101,7 @@ func TestCopy(t *testing.T) {
 	dst := testutilRegistry(t)
 	src := testutil.Ref(t, reg+"/org/m:1")
 
-	res, err := index.Copy(ctx, src, testutil.Ref(t, dst+"/mirror/m:1"), nil)
+	res, err := index.Copy(ctx, src, testutil.Ref(t, dst+"/mirror/m:1"), index.CopyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,13 +117,13 @@ func TestCopy(t *testing.T) {
 	_ = im
 
 	counter := &testutil.Counter{}
-	again, err := index.Copy(ctx, src, testutil.Ref(t, dst+"/mirror/m:1"), nil, remote.WithTransport(counter))
+	again, err := index.Copy(ctx, src, testutil.Ref(t, dst+"/mirror/m:1"), index.CopyOptions{}, remote.WithTransport(counter))
 	if err != nil || !again.Unchanged || counter.Writes() != 0 {
 		t.Errorf("second copy: %+v %v, %d writes", again, err, counter.Writes())
 	}
 
 	some := mustPlatforms(t, "linux/arm64,linux/arm/v6")
-	res, err = index.Copy(ctx, src, testutil.Ref(t, dst+"/mirror/m:arm"), some)
+	res, err = index.Copy(ctx, src, testutil.Ref(t, dst+"/mirror/m:arm"), index.CopyOptions{Platforms: some})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,14 +132,14 @@ func TestCopy(t *testing.T) {
 		t.Errorf("platform subset: %s", got)
 	}
 
-	_, err = index.Copy(ctx, src, testutil.Ref(t, dst+"/mirror/m:x"), mustPlatforms(t, "linux/riscv64"))
+	_, err = index.Copy(ctx, src, testutil.Ref(t, dst+"/mirror/m:x"), index.CopyOptions{Platforms: mustPlatforms(t, "linux/riscv64")})
 	if err == nil || !strings.Contains(err.Error(), "no linux/riscv64 image (it has linux/amd64, linux/arm64, linux/arm/v6, linux/s390x)") {
 		t.Errorf("missing platform: %v", err)
 	}
 
 	// Within one registry, blobs are mounted: no layer bytes are sent.
 	counter.Reset()
-	if _, err := index.Copy(ctx, src, testutil.Ref(t, reg+"/other/m:1"), nil, remote.WithTransport(counter)); err != nil {
+	if _, err := index.Copy(ctx, src, testutil.Ref(t, reg+"/other/m:1"), index.CopyOptions{}, remote.WithTransport(counter)); err != nil {
 		t.Fatal(err)
 	}
 	if counter.BytesSent() > 64<<10 {

@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -28,7 +27,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/polyarch/polyarch/internal/parallel"
@@ -71,6 +69,13 @@ type Request struct {
 	DropAttestations bool
 	// DryRun resolves and checks everything, and writes nothing.
 	DryRun bool
+	// Jobs is how many sources and children are read at once; default
+	// client.DefaultJobs. How many blobs move at once is the remote options'
+	// (client.Options.Jobs).
+	Jobs int
+	// Progress, when set, is told how far the blobs copied into the target
+	// repository have got, and told Done on every return.
+	Progress Progress
 }
 
 // Child is one manifest of the published index.
@@ -136,15 +141,21 @@ func (e *PlatformError) Error() string {
 	return fmt.Sprintf("%s: stated platform %s but its image config says %s", e.Source, e.Stated, e.Config)
 }
 
-// Publish assembles the index described by req and writes it, then its tags.
+// Publish assembles the index described by req and writes it, then its
+// tags, then reads the tags back: registries have no compare-and-swap, so a
+// tag that names another index by then was written by another publisher in
+// between, and Publish returns an *InterleaveError naming every tag and what
+// it names. ctx wins over any context in opts.
 func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, error) {
+	m := newMeter(req.Progress)
+	defer m.end()
 	if req.Target == nil {
 		return nil, errors.New("publish: no target reference")
 	}
 	if len(req.Sources) == 0 {
 		return nil, fmt.Errorf("publish %s: no source images", req.Target)
 	}
-	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	opts = withContext(ctx, opts)
 	// One puller and one pusher for the whole publish: each registry is
 	// pinged and authenticated once, not once per request.
 	puller, err := remote.NewPuller(opts...)
@@ -162,18 +173,21 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 	resolved := make([]struct {
 		adds []addendum
 		miss *Missing
-		err  error
 	}, len(req.Sources))
-	parallel.ForEach(len(req.Sources), fetchers, func(i int) {
+	// The images read keep the context they were read with, and are written
+	// after the loop: they are read with ctx, not the loop's.
+	err = parallel.ForEach(ctx, len(req.Sources), jobs(req.Jobs), func(_ context.Context, i int) error {
 		r := &resolved[i]
-		r.adds, r.miss, r.err = resolveSource(req.Sources[i], req.DropAttestations, opts)
+		var err error
+		r.adds, r.miss, err = resolveSource(req.Sources[i], req.DropAttestations, opts)
+		return err
 	})
+	if err != nil {
+		return nil, err
+	}
 	var adds []addendum
 	var missing []Missing
 	for _, r := range resolved {
-		if r.err != nil {
-			return nil, r.err
-		}
 		if r.miss != nil {
 			missing = append(missing, *r.miss)
 			continue
@@ -204,7 +218,11 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 	idx := mutate.IndexMediaType(empty.Index, mt)
 	var ia []mutate.IndexAddendum
 	for _, a := range adds {
-		ia = append(ia, a.IndexAddendum)
+		add := a.IndexAddendum
+		if img, ok := add.Add.(v1.Image); ok {
+			add.Add = sourceImage{img, via{meter: m, docker: mt == types.DockerManifestList}}
+		}
+		ia = append(ia, add)
 	}
 	idx = mutate.AppendManifests(idx, ia...)
 	if len(req.Annotations) > 0 {
@@ -220,13 +238,12 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 	// What is already in the target repository, to report and to skip.
 	targetRepo := req.Target.Context()
 	res.Children = make([]Child, len(adds))
-	errs := make([]error, len(adds))
-	parallel.ForEach(len(adds), fetchers, func(i int) {
+	err = parallel.ForEach(ctx, len(adds), jobs(req.Jobs), func(ctx context.Context, i int) error {
 		a := adds[i]
 		c := a.child
-		switch present, err := manifestExists(targetRepo.Digest(c.Digest), opts); {
+		switch present, err := manifestExists(targetRepo.Digest(c.Digest), withContext(ctx, opts)); {
 		case err != nil:
-			errs[i] = fmt.Errorf("checking %s in %s: %w", c.Digest, targetRepo, err)
+			return fmt.Errorf("checking %s in %s: %w", c.Digest, targetRepo, err)
 		case present:
 			c.Transfer = "present"
 		case a.repo.RegistryStr() == targetRepo.RegistryStr():
@@ -235,8 +252,9 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 			c.Transfer = "copied"
 		}
 		res.Children[i] = c
+		return nil
 	})
-	if err := errors.Join(errs...); err != nil {
+	if err != nil {
 		return nil, err
 	}
 
@@ -281,11 +299,11 @@ func Publish(ctx context.Context, req Request, opts ...remote.Option) (*Result, 
 			return nil, fmt.Errorf("tagging %s: %w", t, err)
 		}
 	}
+	if err := checkTags(tags, digest.String(), opts); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
-
-// fetchers bounds how many manifests are fetched at once.
-const fetchers = 8
 
 // addendum is one child with where it comes from.
 type addendum struct {
@@ -527,21 +545,4 @@ func manifestExists(ref name.Reference, opts []remote.Option) (bool, error) {
 		return false, nil
 	}
 	return false, err
-}
-
-// isNotFound reports a 404 or a MANIFEST_UNKNOWN / NAME_UNKNOWN answer.
-func isNotFound(err error) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	if terr.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, e := range terr.Errors {
-		if e.Code == transport.ManifestUnknownErrorCode || e.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
 }

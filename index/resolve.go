@@ -31,9 +31,10 @@ type Resolver struct {
 	platforms []v1.Platform
 }
 
-// NewResolver fetches ref (an index, or a single image) for Resolve.
+// NewResolver fetches ref (an index, or a single image) for Resolve. ctx
+// wins over any context in opts.
 func NewResolver(ctx context.Context, ref name.Reference, opts ...remote.Option) (*Resolver, error) {
-	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	opts = withContext(ctx, opts)
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", ref, err)
@@ -83,7 +84,7 @@ func (r *Resolver) Resolve(host v1.Platform) Resolution {
 	}
 	i, ok := platform.Resolve(host, r.platforms)
 	if !ok {
-		return Resolution{Host: h, Why: fmt.Sprintf("nothing: the index has no image a %s host can run (it has %s)", h, r.list())}
+		return Resolution{Host: h, Why: fmt.Sprintf("the index has no image a %s host can run; it has %s", h, r.list())}
 	}
 	got := platform.Normalize(r.platforms[i])
 	res := Resolution{Host: h, Found: true, Digest: r.children[i].Digest.String(), Platform: platform.Format(got)}

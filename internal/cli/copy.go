@@ -37,9 +37,8 @@ has them, and are mounted instead of copied within one registry.`,
 			if err != nil {
 				return err
 			}
-			opts, wait := rf.remote(cmd.Context(), g, "copying")
-			res, err := index.CopyWith(cmd.Context(), src, dst, ps, rf.client().Direct(), opts...)
-			wait()
+			c := rf.client()
+			res, err := index.Copy(cmd.Context(), src, dst, index.CopyOptions{Platforms: ps, Blobs: c.Direct(), Progress: progress(g, "copying")}, c.Remote(cmd.Context())...)
 			if err != nil {
 				return err
 			}

@@ -38,7 +38,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 				_, err = g.stdout.Write(append(desc.Manifest, '\n'))
 				return err
 			}
-			ins, err := index.Inspect(cmd.Context(), ref, opts...)
+			ins, err := index.InspectWith(cmd.Context(), ref, index.InspectOptions{Jobs: rf.jobs}, opts...)
 			if err != nil {
 				return err
 			}

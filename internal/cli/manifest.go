@@ -64,46 +64,16 @@ func (f *publishFlags) apply(req *index.Request) error {
 	default:
 		return usagef("--type %q: want oci or docker", f.indexType)
 	}
-	var indexAnns []string
+	var anns []index.Annotation
 	for _, a := range f.annotations {
-		p, kv, ok := descriptorAnnotation(a)
-		if !ok {
-			indexAnns = append(indexAnns, a)
-			continue
-		}
-		pl, err := platform.Parse(p)
+		ann, err := index.ParseAnnotation(a)
 		if err != nil {
-			return usagef("--annotation %q: %v", a, err)
+			return usagef("--%v", err)
 		}
-		m, err := parseKeyValues("annotation", []string{kv})
-		if err != nil {
-			return err
-		}
-		found := false
-		for i := range req.Sources {
-			if req.Sources[i].Platform != nil && platform.Same(*req.Sources[i].Platform, pl) {
-				if req.Sources[i].Annotations == nil {
-					req.Sources[i].Annotations = map[string]string{}
-				}
-				for k, v := range m {
-					req.Sources[i].Annotations[k] = v
-				}
-				found = true
-			}
-		}
-		if !found {
-			return usagef("--annotation %q: %s is not one of the platforms published", a, platform.Format(pl))
-		}
+		anns = append(anns, ann)
 	}
-	anns, err := parseKeyValues("annotation", indexAnns)
-	if err != nil {
-		return err
-	}
-	if len(anns) > 0 && req.Annotations == nil {
-		req.Annotations = map[string]string{}
-	}
-	for k, v := range anns {
-		req.Annotations[k] = v
+	if err := req.Annotate(anns...); err != nil {
+		return usagef("--%v", err)
 	}
 	req.IgnoreMissing = req.IgnoreMissing || f.ignoreMissing
 	req.DropAttestations = f.dropAttestations
@@ -112,9 +82,8 @@ func (f *publishFlags) apply(req *index.Request) error {
 }
 
 func (f *publishFlags) publish(cmd *cobra.Command, g *globals, req index.Request) error {
-	opts, wait := f.remote.remote(cmd.Context(), g, "publishing")
-	res, err := index.Publish(cmd.Context(), req, opts...)
-	wait()
+	req.Jobs, req.Progress = f.remote.jobs, progress(g, "publishing")
+	res, err := index.Publish(cmd.Context(), req, f.remote.client().Remote(cmd.Context())...)
 	if err != nil {
 		return err
 	}
@@ -287,16 +256,4 @@ func splitTags(tags []string) []string {
 		}
 	}
 	return out
-}
-
-// descriptorAnnotation splits "linux/arm64:KEY=VALUE" into the platform and
-// "KEY=VALUE". Annotation keys are reverse-DNS names without '/', so a '/'
-// before the first ':' of the key part marks a platform.
-func descriptorAnnotation(a string) (plat, kv string, ok bool) {
-	key, _, _ := strings.Cut(a, "=")
-	p, rest, found := strings.Cut(key, ":")
-	if !found || !strings.Contains(p, "/") {
-		return "", "", false
-	}
-	return p, strings.TrimPrefix(a, p+":"), rest != ""
 }

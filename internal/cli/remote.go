@@ -1,33 +1,54 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/polyarch/polyarch/client"
+	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
 )
 
 // remoteFlags are the registry-access flags of every command that talks to
-// registries.
+// registries, declared here only.
 type remoteFlags struct {
 	insecure bool
 	jobs     int
 }
 
 func (f *remoteFlags) register(cmd *cobra.Command) {
+	f.jobs = client.DefaultJobs
 	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP and unverified TLS to non-loopback registries (loopback ones always speak plain HTTP)")
-	cmd.Flags().IntVar(&f.jobs, "jobs", client.DefaultJobs, "blobs transferred at once")
+	cmd.Flags().Var((*jobsValue)(&f.jobs), "jobs", "blobs transferred, and manifests read, at once (at least 1)")
+}
+
+// jobsValue is --jobs: a whole number of at least 1, checked as it is parsed
+// (a usage error, exit 2, naming the flag and the value).
+type jobsValue int
+
+func (j *jobsValue) String() string { return strconv.Itoa(int(*j)) }
+func (j *jobsValue) Type() string   { return "int" }
+
+func (j *jobsValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("want a whole number")
+	}
+	if n < 1 {
+		return fmt.Errorf("want at least 1")
+	}
+	*j = jobsValue(n)
+	return nil
 }
 
 func (f *remoteFlags) client() client.Options {
@@ -43,29 +64,35 @@ func (f *remoteFlags) parseRef(what, s string) (name.Reference, error) {
 	return r, nil
 }
 
-// remote returns the remote options, with a progress line on a terminal.
-func (f *remoteFlags) remote(ctx context.Context, g *globals, verb string) ([]remote.Option, func()) {
-	opts := f.client().Remote(ctx)
+// progress returns a progress line for the library to drive on a terminal
+// (verb: 3.2 MiB / 5.0 MiB), cleared when the library says Done; nil
+// elsewhere.
+func progress(g *globals, verb string) index.Progress {
 	file, ok := g.stderr.(*os.File)
 	if !ok || !term.IsTerminal(int(file.Fd())) {
-		return opts, func() {}
+		return nil
 	}
-	updates := make(chan v1.Update, 16)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		shown := false
-		for u := range updates {
-			if u.Total > 0 {
-				fmt.Fprintf(file, "\r%s: %s / %s   ", verb, mib(u.Complete), mib(u.Total))
-				shown = true
+	return progressLine(file, verb)
+}
+
+// progressLine draws updates on w, at most ten times a second.
+func progressLine(w io.Writer, verb string) index.Progress {
+	shown := false
+	var last time.Time
+	return func(u index.Update) {
+		if u.Done {
+			if shown {
+				fmt.Fprint(w, "\r\033[K")
 			}
+			return
 		}
-		if shown {
-			fmt.Fprint(file, "\r\033[K")
+		if u.Total == 0 || time.Since(last) < 100*time.Millisecond {
+			return
 		}
-	}()
-	return append(opts, remote.WithProgress(updates)), func() { <-done }
+		last = time.Now()
+		fmt.Fprintf(w, "\r%s: %s / %s   ", verb, mib(u.Complete), mib(u.Total))
+		shown = true
+	}
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
