@@ -166,16 +166,29 @@ func newContent(seed, layer uint64) *content {
 	return c
 }
 
-// binary is an ELF64 LSB executable header for machine followed by
+// binary is an ELF64 LSB executable header for machine, program headers
+// and a .note.gnu.property saying "x86 ISA needed: x86-64-baseline" where GNU
+// ld puts them (the scan reads them to check the amd64 variant), followed by
 // code-like bytes: short random literals and copies of earlier stretches.
 func (c *content) binary(size int, machine elf.Machine) []byte {
-	b := c.buf[:max(size, 64)]
+	const phoff, phnum = 64, 2
+	const noteOff, noteLen = phoff + phnum*56, 32
+	b := c.buf[:max(size, noteOff+noteLen)]
+	le := binary.LittleEndian
 	hdr := elf.Header64{
 		Ident: [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)},
 		Type:  uint16(elf.ET_DYN), Machine: uint16(machine), Version: uint32(elf.EV_CURRENT), Ehsize: 64,
+		Phoff: phoff, Phentsize: 56, Phnum: phnum,
 	}
-	binary.Encode(b, binary.LittleEndian, hdr)
-	for i := 64; i < len(b); {
+	binary.Encode(b, le, hdr)
+	for i, typ := range []elf.ProgType{elf.PT_NOTE, elf.PT_GNU_PROPERTY} {
+		binary.Encode(b[phoff+56*i:], le, elf.Prog64{Type: uint32(typ), Flags: uint32(elf.PF_R), Off: noteOff, Vaddr: noteOff, Paddr: noteOff, Filesz: noteLen, Memsz: noteLen, Align: 8})
+	}
+	// NT_GNU_PROPERTY_TYPE_0 "GNU": GNU_PROPERTY_X86_ISA_1_NEEDED = baseline.
+	for i, v := range []uint32{4, 16, 5, 0x00554e47, 0xc0008002, 4, 1, 0} {
+		le.PutUint32(b[noteOff+4*i:], v)
+	}
+	for i := noteOff + noteLen; i < len(b); {
 		lit := min(1+c.rng.IntN(24), len(b)-i)
 		c.src.Read(b[i : i+lit])
 		i += lit
