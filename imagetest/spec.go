@@ -125,20 +125,21 @@ func DecodeSpec(file string, n *yaml.Node) (*Spec, error) {
 // such option, so the keys are checked against v's yaml tags on the node
 // itself, whose lines are the file's.
 func decodeStrict(n *yaml.Node, v any) error {
-	if errs := unknownKeys(n, reflect.TypeOf(v)); len(errs) > 0 {
+	if errs := unknownKeys(n, reflect.TypeOf(v), "the test spec"); len(errs) > 0 {
 		return fmt.Errorf("unmarshal errors:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return n.Decode(v)
 }
 
-// unknownKeys lists "line N: field X not found in type T" for every mapping
-// key of n that t (a struct, or pointer or slice of one) has no field for.
-func unknownKeys(n *yaml.Node, t reflect.Type) []string {
+// unknownKeys lists "line N: field X not found in WHERE (it has a, b)" for
+// every mapping key of n that t (a struct, or pointer or slice of one) has
+// no field for; where names the mapping in the user's words: files[].
+func unknownKeys(n *yaml.Node, t reflect.Type, where string) []string {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
 		if t.Kind() == reflect.Slice && n.Kind == yaml.SequenceNode {
 			var out []string
 			for _, item := range n.Content {
-				out = append(out, unknownKeys(item, t.Elem())...)
+				out = append(out, unknownKeys(item, t.Elem(), where+"[]")...)
 			}
 			return out
 		}
@@ -148,10 +149,12 @@ func unknownKeys(n *yaml.Node, t reflect.Type) []string {
 		return nil
 	}
 	fields := map[string]reflect.Type{}
+	var names []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag != "" && tag != "-" {
 			fields[tag] = f.Type
+			names = append(names, tag)
 		}
 	}
 	var out []string
@@ -159,10 +162,10 @@ func unknownKeys(n *yaml.Node, t reflect.Type) []string {
 		key := n.Content[i]
 		ft, ok := fields[key.Value]
 		if !ok {
-			out = append(out, fmt.Sprintf("line %d: field %s not found in type %s.%s", key.Line, key.Value, t.PkgPath()[strings.LastIndex(t.PkgPath(), "/")+1:], t.Name()))
+			out = append(out, fmt.Sprintf("line %d: field %s not found in %s (it has %s)", key.Line, key.Value, where, strings.Join(names, ", ")))
 			continue
 		}
-		out = append(out, unknownKeys(n.Content[i+1], ft)...)
+		out = append(out, unknownKeys(n.Content[i+1], ft, key.Value)...)
 	}
 	return out
 }
