@@ -83,7 +83,7 @@ func TestVerifyExitCodes(t *testing.T) {
 		{"no reference", []string{"verify"}, 2, "takes 1 argument"},
 		{"bad reference", []string{"verify", "Not A Ref"}, 2, "Not A Ref"},
 		{"bad glob", []string{"verify", "--ignore", "usr/[bin", good}, 2, "usr/[bin"},
-		{"zero jobs", []string{"verify", "--jobs", "0", good}, 2, "--jobs 0"},
+		{"zero jobs", []string{"verify", "--jobs", "0", good}, 2, `"0" for "--jobs"`},
 		{"missing tag", []string{"verify", host + "/org/agent:nope"}, 1, host + "/org/agent:nope"},
 		{"unreachable registry", []string{"verify", "127.0.0.1:1/org/agent:v1"}, 1, "127.0.0.1:1/org/agent:v1"},
 	} {
