@@ -48,25 +48,18 @@ func (w *elfWindow) reset(r io.Reader, size int64) {
 // can still reach them, or nil: out of the file, out of the window's
 // bounds, or a read error (w.err).
 func (w *elfWindow) at(off, n uint64) []byte {
+	if b, ok := w.prefix(off, n); ok {
+		return b
+	}
 	if w.err != nil || n > w.size || off > w.size-n {
 		return nil
 	}
-	end := off + n
-	switch {
-	case end <= w.head:
-		return w.buf[off:end]
-	case !w.tail && end <= maxELFHead:
-		w.grow(end)
-		if w.err != nil {
-			return nil
-		}
-		return w.buf[off:end]
-	case !w.tail:
-		w.readTail()
-		if w.err != nil {
+	if !w.tail {
+		if w.readTail(); w.err != nil {
 			return nil
 		}
 	}
+	end := off + n
 	switch {
 	case w.tailOff == w.head: // the tail follows the prefix: the whole file is held
 		return w.buf[off:end]
@@ -74,6 +67,25 @@ func (w *elfWindow) at(off, n uint64) []byte {
 		return w.buf[w.head+off-w.tailOff : w.head+end-w.tailOff]
 	}
 	return nil
+}
+
+// prefix is at without the tail: ok is false when the bytes lie beyond the
+// prefix's reach (and nothing is read).
+func (w *elfWindow) prefix(off, n uint64) (b []byte, ok bool) {
+	if w.err != nil || n > w.size || off > w.size-n {
+		return nil, false
+	}
+	end := off + n
+	switch {
+	case end <= w.head:
+		return w.buf[off:end], true
+	case !w.tail && end <= maxELFHead:
+		if w.grow(end); w.err != nil {
+			return nil, false
+		}
+		return w.buf[off:end], true
+	}
+	return nil, false
 }
 
 // grow reads the prefix up to end.
@@ -160,7 +172,7 @@ type segment struct {
 }
 
 // segments returns the program headers, or nil when they lie beyond the
-// window or are malformed.
+// prefix or are malformed.
 func (w *elfWindow) segments(l elfLayout) []segment {
 	if l.phoff == 0 || l.phnum == 0 || l.phnum == 0xffff { // 0xffff: PN_XNUM, the count is in section 0
 		return nil
@@ -172,8 +184,8 @@ func (w *elfWindow) segments(l elfLayout) []segment {
 	if l.phentsize < want {
 		return nil
 	}
-	table := w.at(l.phoff, l.phnum*l.phentsize)
-	if table == nil {
+	table, ok := w.prefix(l.phoff, l.phnum*l.phentsize)
+	if !ok {
 		return nil
 	}
 	out := make([]segment, 0, l.phnum)

@@ -1,11 +1,10 @@
 package verify
 
 import (
+	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
-
-	"debug/elf"
 )
 
 // x86-64 microarchitecture levels, as GNU toolchains record them: gcc
@@ -27,7 +26,7 @@ const (
 )
 
 // x86ISANeeded returns the GNU_PROPERTY_X86_ISA_1_NEEDED bits of the file
-// in w, 0 when it declares none or its notes lie beyond the window.
+// in w, 0 when it declares none or its notes lie beyond the window's prefix.
 func (w *elfWindow) x86ISANeeded(l elfLayout) uint32 {
 	segs := w.segments(l)
 	for _, want := range []elf.ProgType{elf.PT_GNU_PROPERTY, elf.PT_NOTE} {
@@ -35,7 +34,8 @@ func (w *elfWindow) x86ISANeeded(l elfLayout) uint32 {
 			if s.typ != want {
 				continue
 			}
-			if isa, ok := gnuProperties(w.at(s.off, s.size), l.order, s.align, l.is64); ok {
+			b, _ := w.prefix(s.off, s.size)
+			if isa, ok := gnuProperties(b, l.order, s.align, l.is64); ok {
 				return isa
 			}
 		}

@@ -288,3 +288,46 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// TestELFWindowBounds: what lies beyond the window is not read, and is not
+// an error. An x86-64 binary whose note lies past the first 64 KiB holds no
+// more than its prefix; a 32-bit ARM binary whose attributes lie more than
+// 1 MiB before its end (3 MiB of .symtab after them) is judged by its header.
+func TestELFWindowBounds(t *testing.T) {
+	le := binary.LittleEndian
+	const size = 4 << 20
+
+	x86 := make([]byte, size)
+	var h bytes.Buffer
+	binary.Write(&h, le, elf.Header64{Ident: [16]byte{0x7f, 'E', 'L', 'F', 2, 1, 1}, Machine: uint16(elf.EM_X86_64), Phoff: 64, Phentsize: 56, Phnum: 1})
+	binary.Write(&h, le, elf.Prog64{Type: uint32(elf.PT_GNU_PROPERTY), Off: 3 << 20, Filesz: 32, Align: 8})
+	copy(x86, h.Bytes())
+	copy(x86[3<<20:], []byte{4, 0, 0, 0, 16, 0, 0, 0, 5, 0, 0, 0, 'G', 'N', 'U', 0, 2, 0x80, 0, 0xc0, 4, 0, 0, 0, 4, 0, 0, 0})
+	_, needs, w, ok := readFileNeeds(t, x86)
+	if !ok || w.err != nil || needs.x86ISA != 0 || cap(w.buf) > maxELFHead {
+		t.Errorf("x86-64 note at 3 MiB: ISA %#x, err %v, holding %d bytes; want nothing read past the prefix", needs.x86ISA, w.err, cap(w.buf))
+	}
+
+	arm := make([]byte, size)
+	attrs := armSection(le, tagCPUArch, 10)
+	const attrOff, shoff = 1 << 20, size - 2*40
+	copy(arm[attrOff:], attrs)
+	h.Reset()
+	binary.Write(&h, le, elf.Header32{Ident: [16]byte{0x7f, 'E', 'L', 'F', 1, 1, 1}, Machine: uint16(elf.EM_ARM), Shoff: shoff, Shentsize: 40, Shnum: 2})
+	copy(arm, h.Bytes())
+	h.Reset()
+	binary.Write(&h, le, []elf.Section32{{}, {Type: shtARMAttributes, Off: attrOff, Size: uint32(len(attrs))}})
+	copy(arm[shoff:], h.Bytes())
+	_, needs, w, ok = readFileNeeds(t, arm)
+	if !ok || w.err != nil || needs.arm.hasArch || cap(w.buf) > maxELFHead+maxELFTail {
+		t.Errorf("ARM attributes 3 MiB before the end: %+v, err %v, holding %d bytes; want them unread", needs.arm, w.err, cap(w.buf))
+	}
+	// The same attributes within the last 1 MiB are read.
+	copy(arm[size-(1<<19):], attrs)
+	h.Reset()
+	binary.Write(&h, le, []elf.Section32{{}, {Type: shtARMAttributes, Off: size - (1 << 19), Size: uint32(len(attrs))}})
+	copy(arm[shoff:], h.Bytes())
+	if _, needs, _, _ = readFileNeeds(t, arm); !needs.arm.hasArch || needs.arm.arch != 10 {
+		t.Errorf("ARM attributes 512 KiB before the end: %+v, want Tag_CPU_arch v7", needs.arm)
+	}
+}
