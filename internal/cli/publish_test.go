@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -27,7 +28,8 @@ func publishProject(t *testing.T, host string) string {
 	t.Setenv("GIT_CEILING_DIRECTORIES", filepath.Dir(dir))
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
 	file := filepath.Join(dir, "polyarch.yaml")
-	os.WriteFile(file, []byte("registry: "+host+"\nimages:\n  - name: app\n    repository: org/app\n    context: .\n"+
+	// The platforms are native on a node that is never dialled.
+	os.WriteFile(file, []byte("registry: "+host+"\nbuilders:\n  - {name: runners, address: tcp://127.0.0.1:1, platforms: [linux/amd64, linux/arm64]}\nimages:\n  - name: app\n    repository: org/app\n    context: .\n"+
 		"    platforms: [linux/amd64, linux/arm64]\n    archRef: \"org/app-{{.Arch}}:{{.Version}}\"\n    version: \"2.0\"\n"), 0o644)
 	return file
 }
@@ -114,4 +116,29 @@ func TestPublishCommand(t *testing.T) {
 	args = []string{"publish", "-f", file, "--bogus"}
 	stdout, stderr, code = polyarch(t, args...)
 	checkFailure(t, args, stdout, stderr, code, cli.ExitUsage, "unknown flag: --bogus")
+}
+
+func TestReleaseDryRunOfOneRunner(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	file := publishProject(t, reg.Host)
+	args := []string{"release", "-f", file, "--platform", "linux/arm64", "--dry-run"}
+	stdout, stderr, code := polyarch(t, args...)
+	if code != cli.ExitOK || !strings.Contains(stdout, "app: this run builds linux/arm64; its publish step would wait for linux/amd64: not pushed yet") {
+		t.Errorf("dry run of the arm64 runner, amd64 not pushed: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !regexpLine(stdout, `^  linux/arm64 +built by this run$`) {
+		t.Errorf("the dry run does not say this run builds linux/arm64:\n%s", stdout)
+	}
+	runnerDid(t, reg.Host, "amd64", true)
+	stdout, stderr, code = polyarch(t, args...)
+	if code != cli.ExitOK || !strings.Contains(stdout, "its publish step would publish "+reg.Host+"/org/app:2.0 once they pass") {
+		t.Errorf("dry run of the arm64 runner, amd64 ready: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, err := remote.Head(testutil.Ref(t, reg.Host+"/org/app:2.0")); err == nil {
+		t.Error("a dry run published")
+	}
+}
+
+func regexpLine(out, pattern string) bool {
+	return regexp.MustCompile("(?m)" + pattern).MatchString(out)
 }

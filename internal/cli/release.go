@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
 	"github.com/polyarch/polyarch/build"
@@ -25,6 +27,7 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		jsonReport string
 		htmlReport string
 		quietBuild bool
+		requirePub bool
 	)
 	cmd := &cobra.Command{
 		Use:   "release [IMAGE[@VERSION]...]",
@@ -69,7 +72,11 @@ platform, node, duration and test result.`,
 			}
 			nodes := pipeline.NodesFor(cfg, f.localOptions(cfg))
 			if dryRun {
-				return printPlan(g.stdout, plan, nodes)
+				if err := printPlan(g.stdout, plan, nodes); err != nil {
+					return err
+				}
+				printPreview(ctx, g.stdout, plan, rf.client().Remote(ctx))
+				return nil
 			}
 			warnEmulatedCompiles(g, plan, nodes)
 			var buildLog io.Writer
@@ -100,6 +107,9 @@ platform, node, duration and test result.`,
 			}
 			printSummary(g.stdout, rep)
 			fmt.Fprintf(g.stdout, "report: %s\n", htmlReport)
+			if relErr == nil && requirePub {
+				return requirePublished(rep)
+			}
 			return relErr
 		},
 	}
@@ -111,6 +121,7 @@ platform, node, duration and test result.`,
 	fl.BoolVar(&noArchTags, "no-arch-tags", false, "push per-arch images by digest only, into the index's repository")
 	fl.StringVar(&jsonReport, "report", "", "write the run report as JSON to this file")
 	fl.StringVar(&htmlReport, "html", "", "write the HTML report here (default .polyarch/report.html beside polyarch.yaml)")
+	fl.BoolVar(&requirePub, "require-publish", false, "exit 1 unless every image version is published or unchanged (a runner's waiting or superseded is exit 0 without it)")
 	fl.BoolVar(&quietBuild, "quiet-build", false, "do not stream BuildKit's progress (each build's log is still kept; on a terminal the live matrix replaces it)")
 	return cmd
 }
@@ -164,6 +175,53 @@ func printPlan(w io.Writer, plan *pipeline.Plan, nodes pipeline.Nodes) error {
 	}
 	if len(unserved) > 0 {
 		return unserved
+	}
+	return nil
+}
+
+// printPreview says, for each unit this run builds only some platforms of,
+// what its publish step would wait for given what the registry holds now.
+func printPreview(ctx context.Context, w io.Writer, plan *pipeline.Plan, remote []remote.Option) {
+	for _, u := range plan.Units {
+		if len(u.Targets) == len(u.Image.TargetPlatforms()) {
+			continue
+		}
+		res, err := pipeline.PreviewPublish(ctx, plan.Config, u, pipeline.PublishOptions{Remote: remote})
+		if err != nil {
+			fmt.Fprintf(w, "%s: this run builds %s; could not read the registry for the others: %v\n", u.Name(), targetList(u), err)
+			continue
+		}
+		fmt.Fprintf(w, "%s: this run builds %s; its publish step ", u.Name(), targetList(u))
+		switch res.Outcome {
+		case pipeline.WouldPublish:
+			fmt.Fprintf(w, "would publish %s once they pass: every other platform is ready\n", u.IndexRef())
+		case pipeline.Superseded:
+			fmt.Fprintf(w, "would publish nothing: %s\n", res.Reason)
+		default:
+			fmt.Fprintf(w, "%s\n", res.Reason)
+		}
+		printStates(w, res.State)
+	}
+}
+
+func targetList(u *pipeline.Unit) string {
+	ps := make([]string, len(u.Targets))
+	for i, t := range u.Targets {
+		ps[i] = platform.Format(t.Platform)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// requirePublished fails unless every unit's index is published or unchanged.
+func requirePublished(rep *pipeline.Report) error {
+	var not []string
+	for _, u := range rep.Units {
+		if !u.Status.Published() {
+			not = append(not, fmt.Sprintf("%s %s: %s", u.Name, u.Status, u.Reason))
+		}
+	}
+	if len(not) > 0 {
+		return fmt.Errorf("--require-publish: %s", strings.Join(not, "; "))
 	}
 	return nil
 }
