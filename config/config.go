@@ -28,6 +28,8 @@ type Config struct {
 	// Builders are BuildKit nodes; "local" is the managed local node.
 	Builders []Builder `yaml:"builders"`
 	Images   []Image   `yaml:"images"`
+	// CI is where and when CI jobs run (polyarch ci generate).
+	CI *CI `yaml:"ci"`
 
 	// File is where the config was read from; Dir resolves relative paths.
 	File string `yaml:"-"`
@@ -339,6 +341,7 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	c.validateCI(c.CI, add)
 	return errors.Join(errs...)
 }
 
