@@ -330,6 +330,8 @@ func TestBuildBadInput(t *testing.T) {
 			map[string]string{"app/Dockerfile": okDockerfile}, []string{"polyarch.yaml: line 6: mapping values are not allowed"}},
 		{"unreachable node", "registry: " + srv.host + "\nbuilders:\n  - name: far-arm\n    address: tcp://127.0.0.1:1\n    platforms: [linux/arm64]\nimages:\n  - name: app\n    context: app\n    platforms: [linux/arm64]\n    archRef: \"org/far-{{.Arch}}:1\"\n",
 			map[string]string{"app/Dockerfile": okDockerfile}, []string{`builder node "far-arm"`, "tcp://127.0.0.1:1", "polyarch builder status"}},
+		{"a platform no node can build", "registry: " + srv.host + "\nimages:\n  - name: app\n    context: app\n    platforms: [linux/amd64, windows/amd64]\n    archRef: \"org/win-{{.OS}}-{{.Arch}}:1\"\n",
+			map[string]string{"app/Dockerfile": okDockerfile}, []string{"app windows/amd64: no builder node builds windows/amd64 natively", "the local node runs linux containers only"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

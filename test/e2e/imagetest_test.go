@@ -45,7 +45,7 @@ func TestImageTestsPassOnEveryBusyboxPlatform(t *testing.T) {
 	writeFile(t, spec, busyboxSpec)
 	junitFile := filepath.Join(t.TempDir(), "results.xml")
 
-	out, code := runCode(t, polyarchBinary(t), "test", base, "-f", spec, "--builder-dir", dir, "--junit", junitFile)
+	out, code := runCode(t, polyarchBinary(t), "test", base, "--spec", spec, "--builder-dir", dir, "--junit", junitFile)
 	if code != 0 {
 		t.Fatalf("polyarch test: exit %d\n%s", code, out)
 	}
@@ -139,7 +139,7 @@ func TestImageTestsCatchBrokenImages(t *testing.T) {
 		base := testutil.Busybox(t, srv.host)
 		spec := filepath.Join(t.TempDir(), "tests.yaml")
 		writeFile(t, spec, "commands:\n  - name: version\n    shell: echo agent 1.3\n    stdout: ['^agent 1\\.4']\nfiles:\n  - path: /usr/local/bin/agent\n")
-		out, code := runCode(t, bin, "test", base, "-f", spec, "--platform", "linux/s390x", "--builder-dir", dir)
+		out, code := runCode(t, bin, "test", base, "--spec", spec, "--platform", "linux/s390x", "--builder-dir", dir)
 		if code != 1 {
 			t.Fatalf("exit %d, want 1\n%s", code, out)
 		}

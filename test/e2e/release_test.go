@@ -21,12 +21,14 @@ type runReport struct {
 	OK    bool
 	Units []struct {
 		Name, Status, Digest, Reason string
-		Index                        string `json:"index"`
+		Index                        string   `json:"index"`
+		Tags                         []string `json:"tags"`
 		Targets                      []struct {
 			Platform, Ref, Node, Digest, Status, Error string
 			Native                                     bool
 			Optional                                   bool
-			TestsReused                                bool
+			LeftOut                                    bool `json:"leftOut"`
+			TestsReused                                bool `json:"testsReused"`
 		}
 	}
 }
@@ -91,6 +93,9 @@ func TestReleaseExamples(t *testing.T) {
 		}
 		if d := strings.TrimSpace(run(t, crane, "--insecure", "digest", srv.host+"/antrea/antrea-agent-ubuntu:latest")); d != u.Digest {
 			t.Errorf(":latest is %s, the release says %s", d, u.Digest)
+		}
+		if strings.Join(u.Tags, ",") != "v1.4.0,latest" {
+			t.Errorf("report tags %q, want v1.4.0 and latest under \"tags\"", u.Tags)
 		}
 		// OCI annotations set from git and the config, on each manifest and the index.
 		var m struct{ Annotations map[string]string }
@@ -242,8 +247,11 @@ func TestReleaseFailuresLeaveThePublishedIndexAlone(t *testing.T) {
 			t.Errorf("published platforms %v, want amd64 and arm64 without the failed optional s390x", plats)
 		}
 		s390x := rep.Units[0].Targets[2]
-		if s390x.Platform != "linux/s390x" || !strings.Contains(s390x.Status, "left out (optional)") {
-			t.Errorf("report for s390x: %+v", s390x)
+		if s390x.Platform != "linux/s390x" || s390x.Status != "build failed" || !s390x.LeftOut {
+			t.Errorf("report for s390x: %+v; want build failed and left out", s390x)
+		}
+		if !regexpLine(out, `linux/s390x\s+build failed \(optional, left out\)`) {
+			t.Errorf("the summary does not say s390x was left out:\n%s", out)
 		}
 		checkHTMLInChromium(t, html, rep)
 	})
