@@ -45,8 +45,9 @@ apt_install() {
 # Builds: runc for buildkitd's OCI worker, QEMU user-mode emulation through
 # binfmt_misc for foreign platforms. skopeo, crane and regctl are independent
 # clients the tests check results with; chromium renders the HTML report in a test;
-# jenkins-job-builder renders the generated Jenkins jobs (`jenkins-jobs test`).
-apt_install runc qemu-user-static binfmt-support skopeo ca-certificates curl chromium jenkins-job-builder
+# jenkins-job-builder renders the generated Jenkins jobs (`jenkins-jobs test`) and
+# shellcheck lets actionlint check the generated workflows' scripts.
+apt_install runc qemu-user-static binfmt-support skopeo ca-certificates curl chromium jenkins-job-builder shellcheck
 
 binfmt() {
 	local dir=/proc/sys/fs/binfmt_misc
