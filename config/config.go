@@ -30,6 +30,8 @@ type Config struct {
 	Images   []Image   `yaml:"images"`
 	// CI is where and when CI jobs run (polyarch ci generate).
 	CI *CI `yaml:"ci"`
+	// Drift configures polyarch drift (config/drift.go).
+	Drift Drift `yaml:"drift"`
 
 	// File is where the config was read from; Dir resolves relative paths.
 	File string `yaml:"-"`
@@ -95,6 +97,8 @@ type Version struct {
 	Dockerfile string            `yaml:"dockerfile"`
 	Args       map[string]string `yaml:"args"`
 	Tags       []string          `yaml:"tags"`
+	// Upstream is where this version's tool versions come from (polyarch drift).
+	Upstream *Upstream `yaml:"upstream"`
 }
 
 // PlatformEntry is a platform, written "linux/arm64" or {platform: linux/arm/v7, optional: true}.
@@ -178,6 +182,12 @@ func yamlMessage(err error) string {
 // the line of that field, or of the nearest enclosing one written in the
 // file (an unset archRef is reported at its image).
 func (c *Config) At(path string) string {
+	return fmt.Sprintf("%s:%d: %s", c.File, c.Line(path), path)
+}
+
+// Line is the line of a field path such as images[0].versions[1].args.BAZEL_VERSION
+// (as At names it), or of the nearest enclosing field written in the file.
+func (c *Config) Line(path string) int {
 	n := c.root
 	line := n.Line
 	for _, part := range strings.Split(path, ".") {
@@ -198,7 +208,7 @@ func (c *Config) At(path string) string {
 			n, line = n.Content[idx], n.Content[idx].Line
 		}
 	}
-	return fmt.Sprintf("%s:%d: %s", c.File, line, path)
+	return line
 }
 
 func mapValue(n *yaml.Node, key string) *yaml.Node {
@@ -328,6 +338,7 @@ func (c *Config) validate() error {
 				add(vp+".version", "version %q is listed twice", v.Version)
 			}
 			vs[v.Version] = true
+			c.validateUpstream(vp+".upstream", v.Upstream, add)
 		}
 		// Every Dockerfile a build would use must exist.
 		for _, u := range img.Units() {
