@@ -371,7 +371,7 @@ func (w *github) selection(p config.Placement, kind caseKind) string {
 		if len(b.Select) == 0 {
 			continue
 		}
-		pattern := "push:refs/heads/" + b.Name
+		pattern := "push:refs/heads/" + b.Name + "|workflow_dispatch:refs/heads/" + b.Name
 		if kind == pullRequestCase {
 			pattern = b.Name
 		}
@@ -387,7 +387,7 @@ func (w *github) selection(p config.Placement, kind caseKind) string {
 		return ""
 	}
 	subject := "\"$GITHUB_EVENT_NAME:$GITHUB_REF\""
-	comment := "# A push to a release branch releases what that branch builds.\n"
+	comment := "# A push to a release branch (or a manual run on it) releases what that branch builds.\n"
 	if kind == pullRequestCase {
 		subject = "\"$GITHUB_BASE_REF\""
 		comment = "# A pull request into a release branch builds what that branch builds.\n"

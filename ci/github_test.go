@@ -328,6 +328,18 @@ func TestGitHubScriptsRun(t *testing.T) {
 			t.Errorf("polyarch %s", got)
 		}
 	})
+	t.Run("a manual run on a release branch releases its version", func(t *testing.T) {
+		runStep(t, "release-linux-s390x", "Release linux/s390x", "GITHUB_EVENT_NAME=workflow_dispatch", "GITHUB_REF=refs/heads/release-2.4")
+		if got := called(); !strings.HasSuffix(got, "--registry docker.io builder@2.4") {
+			t.Errorf("polyarch %s", got)
+		}
+	})
+	t.Run("the schedule releases everything", func(t *testing.T) {
+		runStep(t, "release-linux-s390x", "Release linux/s390x", "GITHUB_EVENT_NAME=schedule", "GITHUB_REF=refs/heads/release-2.4")
+		if got := called(); !strings.HasSuffix(got, "--registry docker.io") {
+			t.Errorf("polyarch %s", got)
+		}
+	})
 	t.Run("a platform the branch's version lacks does nothing", func(t *testing.T) {
 		out, _ := runStep(t, "release-linux-arm64", "Release linux/arm64", "GITHUB_EVENT_NAME=push", "GITHUB_REF=refs/heads/release-2.4")
 		if got := called(); got != "" {
