@@ -18,7 +18,9 @@ fi
 export POLYARCH_E2E=1
 export PATH=$PWD/bin:$PATH
 
-echo "==> go vet ./..." >&2
+echo "==> go vet ./... (also with -tags s3, and the bench module)" >&2
 go vet ./...
+go vet -tags s3 ./registry/...
+(cd bench && go vet ./...)
 echo "==> go test -race ./..." >&2
 go test -race -count=1 -timeout 30m "$@" ./...
