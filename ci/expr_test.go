@@ -53,3 +53,16 @@ func (t truth) String() string {
 	}
 	return "maybe"
 }
+
+// FuzzCondition: any if: is read without panicking, and the result is a
+// truth value.
+func FuzzCondition(f *testing.F) {
+	for _, s := range []string{"github.event_name == 'push'", "!contains(fromJSON('[1,2]'), 1) && a.b['c'].*.d >= 0x1F", "((", "'unterminated", "-1e3 < +2", "format('{0}', github.event_name) != ''"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, cond string) {
+		if got := evalCondition(cond, map[string]string{"github.event_name": "push"}); got != yes && got != no && got != maybe {
+			t.Errorf("%q: %v", cond, got)
+		}
+	})
+}
