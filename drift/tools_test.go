@@ -83,7 +83,7 @@ func TestDockerfileErrorNamesTheFile(t *testing.T) {
 func TestVersionFile(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, tool, src string
-		want              string
+		want                  string
 	}{
 		{"bazel", ".bazelversion", "", "5.1.1\n", "bazel 5.1.1 :1"},
 		{"a comment first", ".bazelversion", "", "# pinned by proxy\n\n  6.0.0  \n", "bazel 6.0.0 :3"},
