@@ -15,6 +15,7 @@ import (
 	"github.com/polyarch/polyarch/config"
 	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/report"
 )
 
 // Outcome is what the publish step did with one image version.
@@ -49,6 +50,17 @@ func (o Outcome) String() string {
 
 // MarshalText writes the outcome as its String.
 func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// Status is the unit's status in a run report.
+func (o Outcome) Status() Status {
+	switch o {
+	case Published:
+		return StatusPublished
+	case Unchanged:
+		return StatusUnchanged
+	}
+	return StatusNotPublished
+}
 
 // Done reports whether the index names this run's platforms (published or unchanged).
 func (o Outcome) Done() bool { return o == Published || o == Unchanged }
@@ -498,3 +510,56 @@ func PreviewPublish(ctx context.Context, cfg *config.Config, u *Unit, o PublishO
 // ErrNotPublished is returned (wrapped) by Publish when some unit was not
 // published: waiting, superseded or failed.
 var ErrNotPublished = fmt.Errorf("not published")
+
+// Report is the run report of a publish step, rebuilt from the registry's
+// records: each platform's image, its tests, the node that ran them, native
+// or emulated, the durations, and the CI run and job that recorded them.
+func PublishReport(started time.Time, results []*PublishResult) *Report {
+	rep := &Report{Started: started, Duration: time.Since(started), OK: true}
+	for _, r := range results {
+		ur := r.UnitReport()
+		rep.Units = append(rep.Units, ur)
+		if !ur.Status.Published() || ur.Reason != "" {
+			rep.OK = false
+		}
+	}
+	return rep
+}
+
+// UnitReport is the result as a unit of a run report, with every platform
+// of the unit as the registry holds it.
+func (r *PublishResult) UnitReport() *UnitReport {
+	ur := &UnitReport{Name: r.Unit, IndexRef: r.IndexRef, Status: r.Outcome.Status(), Digest: r.Digest, MediaType: r.MediaType, Reason: r.Reason}
+	if st := r.State; st != nil && st.Unit != nil {
+		ur.Image, ur.Version, ur.Tags = st.Unit.Image.Name, st.Unit.Version, st.Unit.Tags
+	}
+	for _, res := range r.Resolved {
+		ur.Resolved = append(ur.Resolved, report.Resolution(res))
+	}
+	if r.State == nil {
+		return ur
+	}
+	for _, p := range r.State.Platforms {
+		tr := &TargetReport{Platform: platform.Format(p.Platform), Optional: p.Optional, Ref: p.Ref, Digest: p.Digest}
+		switch p.Wait {
+		case Ready:
+			tr.Status = StatusPassed
+		case TestsFailed:
+			tr.Status = StatusTestsFailed
+		case BuildFailed:
+			tr.Status = StatusBuildFailed
+		default:
+			tr.Status = StatusNotRun
+		}
+		if p.Wait != Ready {
+			tr.Error = p.Why()
+			tr.LeftOut = p.Optional && r.Outcome.Done()
+		}
+		if rec := p.Record; rec != nil {
+			tr.Node, tr.Native, tr.BuildTime, tr.TestTime, tr.Tests = rec.Node, rec.Native, rec.BuildDuration, rec.TestDuration, rec.Results
+			tr.TestsReused = !p.ThisRun
+		}
+		ur.Targets = append(ur.Targets, tr)
+	}
+	return ur
+}

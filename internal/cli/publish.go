@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/polyarch/polyarch/config"
 	"github.com/polyarch/polyarch/pipeline"
 	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/report"
 )
 
 func newPublishCmd(g *globals) *cobra.Command {
@@ -23,6 +25,9 @@ func newPublishCmd(g *globals) *cobra.Command {
 		force      bool
 		noArchTags bool
 		asJSON     bool
+		jsonReport string
+		htmlReport string
+		requirePub bool
 	)
 	cmd := &cobra.Command{
 		Use:   "publish [IMAGE[@VERSION]...]",
@@ -58,9 +63,21 @@ index that is already there writes nothing and says unchanged.`,
 			if err != nil {
 				return err
 			}
+			started := time.Now()
 			results, pubErr := pipeline.Publish(ctx, plan, pipeline.PublishOptions{
 				Remote: rf.client().Remote(ctx), DryRun: dryRun, Force: force,
 			})
+			rep := pipeline.PublishReport(started, results)
+			if jsonReport != "" {
+				if err := writeFile(jsonReport, func(w io.Writer) error { return report.WriteJSON(w, rep) }); err != nil {
+					return err
+				}
+			}
+			if htmlReport != "" {
+				if err := writeFile(htmlReport, func(w io.Writer) error { return report.WriteHTML(w, rep) }); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")
@@ -69,6 +86,9 @@ index that is already there writes nothing and says unchanged.`,
 				}
 			} else {
 				printPublishResults(g.stdout, results)
+			}
+			if errors.Is(pubErr, pipeline.ErrNotPublished) && !requirePub && !anyFailed(results) {
+				return nil // --require-publish=false: waiting and superseded are fine
 			}
 			if errors.Is(pubErr, pipeline.ErrNotPublished) {
 				return fmt.Errorf("%d of %d image version(s) not published: %s", notDone(results), len(plan.Units), strings.TrimPrefix(pubErr.Error(), pipeline.ErrNotPublished.Error()+": "))
@@ -84,7 +104,19 @@ index that is already there writes nothing and says unchanged.`,
 	fl.BoolVar(&force, "force", false, "publish even over an index (or beside platforms) built from a newer commit")
 	fl.BoolVar(&noArchTags, "no-arch-tags", false, "the runners pushed per-arch images by digest only (release --no-arch-tags)")
 	fl.BoolVar(&asJSON, "json", false, "print what was decided, per image version and platform, as JSON")
+	fl.StringVar(&jsonReport, "report", "", "write the run report, rebuilt from the registry's test records, as JSON to this file")
+	fl.StringVar(&htmlReport, "html", "", "write the run report as HTML to this file")
+	fl.BoolVar(&requirePub, "require-publish", true, "exit 1 unless every image version is published or unchanged; =false: waiting or superseded is exit 0 too")
 	return cmd
+}
+
+func anyFailed(rs []*pipeline.PublishResult) bool {
+	for _, r := range rs {
+		if r.Outcome == pipeline.Failed || r.CheckFailed() {
+			return true
+		}
+	}
+	return false
 }
 
 func notDone(rs []*pipeline.PublishResult) int {

@@ -113,6 +113,36 @@ func TestPublishCommand(t *testing.T) {
 		t.Errorf("second publish: exit %d\n%s", code, stdout)
 	}
 
+	// The run report, rebuilt from the registry's records.
+	reportFile := filepath.Join(t.TempDir(), "publish.json")
+	if _, stderr, code := polyarch(t, "publish", "-f", file, "--report", reportFile); code != cli.ExitOK {
+		t.Fatalf("publish --report: exit %d\n%s", code, stderr)
+	}
+	b, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		OK    bool
+		Units []struct {
+			Status  string
+			Targets []struct {
+				Platform, Node, Digest, Status string
+				Native                         bool
+				Tests                          []struct{ Name string }
+			}
+		}
+	}
+	json.Unmarshal(b, &rep)
+	if !rep.OK || len(rep.Units) != 1 || rep.Units[0].Status != "unchanged" || len(rep.Units[0].Targets) != 2 {
+		t.Fatalf("publish --report: %s", b)
+	}
+	for _, tr := range rep.Units[0].Targets {
+		if tr.Status != "passed" || tr.Node != "runner-"+strings.TrimPrefix(tr.Platform, "linux/") || !tr.Native || len(tr.Tests) != 1 || tr.Tests[0].Name != "serves" {
+			t.Errorf("publish --report, %s: %+v", tr.Platform, tr)
+		}
+	}
+
 	args = []string{"publish", "-f", file, "--bogus"}
 	stdout, stderr, code = polyarch(t, args...)
 	checkFailure(t, args, stdout, stderr, code, cli.ExitUsage, "unknown flag: --bogus")
