@@ -25,6 +25,8 @@ import (
 type Config struct {
 	// Registry is prepended to image repositories that name none.
 	Registry string `yaml:"registry"`
+	// Registries say how each registry host is reached (config/registries.go).
+	Registries map[string]Registry `yaml:"registries"`
 	// Builders are BuildKit nodes; "local" is the managed local node.
 	Builders []Builder `yaml:"builders"`
 	Images   []Image   `yaml:"images"`
@@ -353,6 +355,7 @@ func (c *Config) validate() error {
 		}
 	}
 	c.validateCI(c.CI, add)
+	errs = append(errs, c.validateRegistries()...)
 	return errors.Join(errs...)
 }
 
