@@ -3,6 +3,8 @@ package pipeline
 import (
 	"os"
 	"strings"
+
+	"github.com/polyarch/polyarch/report"
 )
 
 // CIRun names the CI run and job a test record came from, so a merge job's
@@ -12,43 +14,7 @@ import (
 //	GitHub Actions  GITHUB_RUN_ID, GITHUB_RUN_ATTEMPT, GITHUB_JOB, GITHUB_REPOSITORY, GITHUB_SERVER_URL
 //	GitLab CI       CI_PIPELINE_ID, CI_JOB_ID, CI_JOB_NAME, CI_JOB_URL
 //	Jenkins         BUILD_NUMBER, JOB_NAME, BUILD_URL
-type CIRun struct {
-	// System is "github-actions", "gitlab-ci" or "jenkins".
-	System string `json:"system"`
-	// Run is the run (GitHub), pipeline (GitLab) or build number (Jenkins).
-	Run string `json:"run,omitempty"`
-	// Attempt is GitHub's re-run attempt of Run.
-	Attempt string `json:"attempt,omitempty"`
-	// Job names the job within the run.
-	Job string `json:"job,omitempty"`
-	// JobID is GitLab's job id.
-	JobID string `json:"jobId,omitempty"`
-	// Repository is GitHub's owner/name.
-	Repository string `json:"repository,omitempty"`
-	// URL is a link to the run or job.
-	URL string `json:"url,omitempty"`
-}
-
-// String is one line for reports: "github-actions run 42 (attempt 2) job build-arm64".
-func (c *CIRun) String() string {
-	if c == nil {
-		return ""
-	}
-	s := c.System
-	if c.Run != "" {
-		s += " run " + c.Run
-	}
-	if c.Attempt != "" && c.Attempt != "1" {
-		s += " (attempt " + c.Attempt + ")"
-	}
-	if c.Job != "" {
-		s += " job " + c.Job
-	}
-	if c.JobID != "" {
-		s += " #" + c.JobID
-	}
-	return s
-}
+type CIRun = report.CIRun
 
 // CIFromEnv reads the CI run from the process environment; nil outside CI.
 func CIFromEnv() *CIRun { return CIFrom(os.Getenv) }

@@ -53,6 +53,8 @@ type Target struct {
 	LogFile     string          `json:"log,omitempty"`
 	Tests       []result.Result `json:"tests,omitempty"`
 	TestsReused bool            `json:"testsReused,omitempty"`
+	// CI is the CI run and job that tested it, when it ran in CI.
+	CI *CIRun `json:"ci,omitempty"`
 }
 
 // Resolution is what a host of one platform gets when it pulls the

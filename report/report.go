@@ -80,8 +80,11 @@ func WriteHTML(w io.Writer, r *Report) error {
 }
 
 func unitClass(s Status) string {
-	if s.Published() {
+	switch {
+	case s.Published():
 		return "ok"
+	case s == Waiting || s == Superseded:
+		return "warn"
 	}
 	return "bad"
 }
@@ -145,6 +148,7 @@ pre{white-space:pre-wrap;font-size:12px;margin:.3em 0;max-width:36em}
 {{if .Digest}}<code class="digest" title="{{.Digest}}">{{short .Digest}}</code><br>{{end}}
 <span class="small">{{if .Native}}native{{else}}emulated{{end}} on {{.Node}}{{if .Size}} · {{size .Size}}{{end}} · build {{dur .BuildTime}}{{if .TestTime}} · tests {{dur .TestTime}}{{end}}</span><br>
 {{if .Tests}}<span class="small">tests: {{.Passed}} passed, {{.Failed}} failed{{if .TestsReused}} (passed before, not rerun){{end}}</span>{{end}}
+{{with .CI}}<br><span class="small ci">{{if .URL}}<a href="{{.URL}}">{{.String}}</a>{{else}}{{.String}}{{end}}</span>{{end}}
 {{range .Failures}}<pre>✗ {{.Kind}}: {{.Name}}
 {{.Message}}</pre>{{end}}
 {{if and .Error (not .Failures)}}<details open><summary class="small">error and log tail{{if .LogFile}} (whole log: <code>{{.LogFile}}</code>){{end}}</summary><pre>{{.Error}}</pre></details>{{end}}

@@ -362,3 +362,28 @@ func TestJSONKeysAreCamelCaseAndStatusesComparable(t *testing.T) {
 		t.Errorf("a passed target: status %v, leftOut %v", amd64["status"], amd64["leftOut"])
 	}
 }
+
+// A merge job's report names the CI run and job that tested each platform,
+// and a waiting unit is shown as such.
+func TestWriteHTMLNamesTheCIJobOfEachPlatform(t *testing.T) {
+	r := release()
+	r.Units = r.Units[:1]
+	r.Units[0].Status = report.Waiting
+	for _, tr := range r.Units[0].Targets {
+		tr.CI = &report.CIRun{System: "github-actions", Run: "4242", Job: "release-" + strings.ReplaceAll(strings.TrimPrefix(tr.Platform, "linux/"), "/", ""),
+			URL: "https://github.example/o/r/actions/runs/4242"}
+	}
+	var buf bytes.Buffer
+	if err := report.WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	_, rows, _ := table(t, buf.String())
+	if len(rows) != 1 || !strings.Contains(rows[0][0].text, "waiting") || rows[0][0].class != "warn" {
+		t.Fatalf("rows %+v: want one, waiting", rows)
+	}
+	for _, tr := range r.Units[0].Targets {
+		if !strings.Contains(buf.String(), `<a href="https://github.example/o/r/actions/runs/4242">github-actions run 4242 job `+tr.CI.Job+`</a>`) {
+			t.Errorf("no link to %s's CI job %s", tr.Platform, tr.CI.Job)
+		}
+	}
+}

@@ -22,11 +22,18 @@ const (
 	// NotPublished: a unit left as it was, because a required target did
 	// not pass or the write failed.
 	NotPublished
+	// Waiting: a unit whose index waits for platforms other runners build
+	// (a release split across CI runners); nothing was written.
+	Waiting
+	// Superseded: a unit left as it was because the index or a platform is
+	// of a newer commit than this run's.
+	Superseded
 )
 
 var statusNames = [...]string{
 	NotRun: "not run", Passed: "passed", BuildFailed: "build failed", TestsFailed: "tests failed",
 	Published: "published", Unchanged: "unchanged", NotPublished: "not published",
+	Waiting: "waiting", Superseded: "superseded",
 }
 
 // String is the status as reports say it: "tests failed".

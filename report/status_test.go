@@ -20,6 +20,8 @@ func TestStatus(t *testing.T) {
 		{report.Published, `"published"`, false, true, false},
 		{report.Unchanged, `"unchanged"`, false, true, false},
 		{report.NotPublished, `"not published"`, false, false, true},
+		{report.Waiting, `"waiting"`, false, false, false},
+		{report.Superseded, `"superseded"`, false, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.s.String(), func(t *testing.T) {
