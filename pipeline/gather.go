@@ -245,7 +245,8 @@ func gatherPlatform(ctx context.Context, u *Unit, t *Target, st *UnitState, spec
 			s.Digest, s.Record = local.Digest, local.Record
 			s.Wait, s.Detail = verdict(local.Record)
 			if local.Record == nil && local.Err != "" {
-				s.Detail = "tests could not run: " + firstLine(local.Err)
+				// Other runners will see no record: not tested.
+				s.Wait, s.Detail = TestsFailed, "tests could not run: "+firstLine(local.Err)
 			}
 		}
 		return s, nil

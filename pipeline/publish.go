@@ -13,6 +13,7 @@ import (
 
 	"github.com/polyarch/polyarch/build"
 	"github.com/polyarch/polyarch/config"
+	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
 	"github.com/polyarch/polyarch/report"
@@ -58,6 +59,10 @@ func (o Outcome) Status() Status {
 		return StatusPublished
 	case Unchanged:
 		return StatusUnchanged
+	case Waiting:
+		return report.Waiting
+	case Superseded:
+		return report.Superseded
 	}
 	return StatusNotPublished
 }
@@ -111,12 +116,17 @@ type PublishResult struct {
 // this run's commit, then its tags, checks each platform's view of the
 // name, and deletes the temporary tags of digest-only children.
 func PublishUnit(ctx context.Context, u *Unit, spec string, local map[string]*Local, o PublishOptions) (*PublishResult, error) {
-	emit := func(state, text string) {
+	res := &PublishResult{Unit: u.Name(), IndexRef: u.IndexRef()}
+	emitAt := func(stage, state, text string) {
 		if o.OnEvent != nil {
-			o.OnEvent(Event{Unit: u.Name(), Stage: StagePublish, State: state, Text: "[" + u.Name() + "] " + text})
+			e := Event{Unit: u.Name(), Stage: stage, State: state, Text: "[" + u.Name() + "] " + text}
+			if state != StateRunning {
+				e.Status = res.Outcome.Status()
+			}
+			o.OnEvent(e)
 		}
 	}
-	res := &PublishResult{Unit: u.Name(), IndexRef: u.IndexRef()}
+	emit := func(state, text string) { emitAt(StagePublish, state, text) }
 	target, err := name.ParseReference(u.IndexRef())
 	if err != nil {
 		return nil, err
@@ -131,11 +141,16 @@ func PublishUnit(ctx context.Context, u *Unit, spec string, local map[string]*Lo
 		return nil, err
 	}
 	res.State = st
+	var failed []string
 	for _, p := range st.Platforms {
 		if p.ThisRun && !p.Optional && p.Wait != Ready && p.Wait != Building {
-			res.Outcome, res.Reason = Failed, "required platforms failed: "+st.Reason()
-			return res, nil
+			failed = append(failed, platform.Format(p.Platform)+" ("+p.Wait.String()+")")
 		}
+	}
+	if len(failed) > 0 {
+		res.Outcome, res.Reason = Failed, "required platforms failed: "+strings.Join(failed, ", ")
+		emit(StateFailed, "NOT published: "+res.Reason+"; "+u.IndexRef()+" is left as it was")
+		return res, nil
 	}
 	if old, why := st.Superseded(); old {
 		if !o.Force {
@@ -149,7 +164,9 @@ func PublishUnit(ctx context.Context, u *Unit, spec string, local map[string]*Lo
 	if !st.Ready() {
 		res.Outcome, res.Reason = Waiting, "waits for "+st.Reason()
 		if len(st.Waiting()) == 0 {
-			res.Reason = "every platform is optional and none is ready"
+			res.Outcome, res.Reason = Failed, "every platform is optional and none passed"
+			emit(StateFailed, "NOT published: "+res.Reason+"; "+u.IndexRef()+" is left as it was")
+			return res, nil
 		}
 		emit(StateDone, "waiting: "+u.IndexRef()+" "+res.Reason)
 		return res, nil
@@ -194,11 +211,21 @@ func PublishUnit(ctx context.Context, u *Unit, spec string, local map[string]*Lo
 			res.Outcome = Unchanged
 		}
 	}
-	emit(StateDone, fmt.Sprintf("%s %s %s", res.Outcome, u.IndexRef(), short(res.Digest)))
+	var leftOut []string
+	for _, p := range st.Platforms {
+		if p.Optional && p.Wait != Ready {
+			leftOut = append(leftOut, platform.Format(p.Platform))
+		}
+	}
+	without := ""
+	if len(leftOut) > 0 {
+		without = " without " + strings.Join(leftOut, ", ") + " (optional, not ready)"
+	}
+	emit(StateDone, fmt.Sprintf("%s %s %s%s", res.Outcome, u.IndexRef(), short(res.Digest), without))
 
 	if err := check(ctx, target, st, res, o.Remote); err != nil {
 		res.Reason = err.Error()
-		emit(StateFailed, "CHECK FAILED: "+res.Reason)
+		emitAt(StageCheck, StateFailed, "CHECK FAILED: "+res.Reason)
 	}
 	res.Cleaned = cleanPendingTags(ctx, u, st, res, o.Remote, emit)
 	return res, nil
@@ -556,10 +583,69 @@ func (r *PublishResult) UnitReport() *UnitReport {
 			tr.LeftOut = p.Optional && r.Outcome.Done()
 		}
 		if rec := p.Record; rec != nil {
-			tr.Node, tr.Native, tr.BuildTime, tr.TestTime, tr.Tests = rec.Node, rec.Native, rec.BuildDuration, rec.TestDuration, rec.Results
+			tr.Node, tr.Native, tr.BuildTime, tr.TestTime, tr.Tests, tr.CI = rec.Node, rec.Native, rec.BuildDuration, rec.TestDuration, rec.Results, rec.CI
 			tr.TestsReused = !p.ThisRun
 		}
 		ur.Targets = append(ur.Targets, tr)
 	}
 	return ur
+}
+
+// releasePublish is Release's publish step for unit u, of which this run
+// built the targets in ur (local): it fills in ur and reports whether the
+// unit is fine (published, unchanged, or waiting for or superseded by other
+// runners, which did their part) rather than failed.
+func releasePublish(ctx context.Context, cfg *config.Config, u *Unit, ur *UnitReport, local map[string]*Local, o ReleaseOptions, emit func(Event)) bool {
+	for _, tr := range ur.Targets {
+		tr.LeftOut = tr.Optional && !tr.Status.Passed()
+	}
+	fail := func(err error) bool {
+		ur.Status, ur.Reason = StatusNotPublished, err.Error()
+		emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed, Status: ur.Status, Text: fmt.Sprintf("[%s] publishing FAILED: %v", ur.Name, err)})
+		return false
+	}
+	full, err := FullUnit(cfg, u)
+	if err != nil {
+		return fail(err)
+	}
+	_, spec, err := specOf(cfg, full)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := PublishUnit(ctx, full, spec, local, PublishOptions{Remote: o.Remote, Force: o.Force, Settle: o.Settle, OnEvent: emit})
+	if err != nil {
+		return fail(err)
+	}
+	ur.Status, ur.Digest, ur.MediaType, ur.Reason = res.Outcome.Status(), res.Digest, res.MediaType, res.Reason
+	for _, r := range res.Resolved {
+		ur.Resolved = append(ur.Resolved, report.Resolution(r))
+	}
+	return res.Outcome != Failed && !res.CheckFailed()
+}
+
+// recordTests writes the test record of one target this run tested, passed
+// or failed, and returns it (also when the write failed: this run knows).
+func recordTests(ctx context.Context, u *Unit, t *Target, tr *TargetReport, spec *imagetest.Spec, results []imagetest.Result, passed bool, opts []remote.Option) (*TestRecord, error) {
+	rec := &TestRecord{
+		Polyarch: PolyarchVersion(), Digest: tr.Digest, Platform: tr.Platform, SpecDigest: SpecDigest(spec), Passed: passed,
+		Node: tr.Node, Native: tr.Native, BuildDuration: tr.BuildTime, TestDuration: tr.TestTime,
+		Commit: u.Git.Commit, Version: u.Version, CI: CIFromEnv(), Time: time.Now().UTC(), Results: results,
+	}
+	ref, err := digestRef(t.Job, tr.Digest)
+	if err != nil {
+		return rec, err
+	}
+	return rec, WriteTestRecord(ctx, ref.Context(), rec, opts...)
+}
+
+// pushed is what Release does once a target's image is pushed by digest:
+// move its arch ref to it (TagArchRef), or leave a digest-only child where
+// other runners find it (PushPendingTags). why says why the arch ref was
+// left as it was.
+func pushed(ctx context.Context, u *Unit, t *Target, digest string, opts []remote.Option) (why string, err error) {
+	if t.Job.ByDigest {
+		return "", PushPendingTags(ctx, u, map[string]*Local{platform.Format(t.Platform): {Digest: digest}}, opts...)
+	}
+	_, why, err = TagArchRef(ctx, u, t, digest, opts...)
+	return why, err
 }

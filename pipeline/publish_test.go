@@ -26,6 +26,7 @@ import (
 	"github.com/polyarch/polyarch/internal/testutil"
 	"github.com/polyarch/polyarch/pipeline"
 	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/report"
 )
 
 // fanRegistry is the embedded registry behind a server that counts the
@@ -469,5 +470,52 @@ func TestPreviewPublishOfAPartialRun(t *testing.T) {
 	}
 	if reg.indexWrites.Load() != 0 {
 		t.Error("a preview wrote the index")
+	}
+}
+
+// The regression of issue 10: a --platform release after a full release
+// replaced the published 3-platform index with a 1-platform one.
+func TestReleaseOfSomePlatformsNeverPublishesASmallerIndex(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	node := newRelNode(t)
+	full := relProject(t, reg.Host, threePlatforms)
+	arm64, err := pipeline.NewPlan(full.Config, nil, pipeline.Options{Platforms: []v1.Platform{{OS: "linux", Architecture: "arm64"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// On a fresh registry the arm64 runner waits for the others.
+	rep, _, err := release(t, arm64, relNodes{node: node})
+	if err != nil || !rep.OK || rep.Units[0].Status != report.Waiting {
+		t.Fatalf("arm64 runner first: %v, ok %v, status %v (%s); want waiting", err, rep.OK, rep.Units[0].Status, rep.Units[0].Reason)
+	}
+	if !strings.Contains(rep.Units[0].Reason, "linux/amd64: not pushed yet") || strings.Contains(rep.Units[0].Reason, "linux/s390x") {
+		t.Errorf("waiting reason %q: want linux/amd64 not pushed yet, and nothing about the optional s390x", rep.Units[0].Reason)
+	}
+	if d, _ := published(t, reg.Host+"/app:1.0"); d != "" {
+		t.Fatalf("the arm64 runner published %s alone", d)
+	}
+
+	if rep, _, err = release(t, full, relNodes{node: node}); err != nil || rep.Units[0].Status != pipeline.StatusPublished {
+		t.Fatalf("full release: %v %+v", err, rep.Units[0])
+	}
+	before, children := published(t, reg.Host+"/app:1.0")
+
+	rep, _, err = release(t, arm64, relNodes{node: node})
+	if err != nil || rep.Units[0].Status != pipeline.StatusUnchanged {
+		t.Errorf("--platform linux/arm64 after the full release: %v, status %v (%s); want unchanged", err, rep.Units[0].Status, rep.Units[0].Reason)
+	}
+	if after, got := published(t, reg.Host+"/app:1.0"); after != before || len(got) != 3 {
+		t.Errorf("the index went from %s %v to %s %v", before, children, after, got)
+	}
+
+	node.rebuildAll() // arm64 rebuilt with another digest: that platform is updated
+	rep, _, err = release(t, arm64, relNodes{node: node})
+	if err != nil || rep.Units[0].Status != pipeline.StatusPublished {
+		t.Fatalf("rebuilt arm64: %v, status %v (%s)", err, rep.Units[0].Status, rep.Units[0].Reason)
+	}
+	_, got := published(t, reg.Host+"/app:1.0")
+	if len(got) != 3 || got["linux/amd64"] != children["linux/amd64"] || got["linux/s390x"] != children["linux/s390x"] || got["linux/arm64"] != targetOf(t, rep, "linux/arm64").Digest {
+		t.Errorf("after the arm64 rebuild the index has %v; before %v", got, children)
 	}
 }

@@ -16,7 +16,6 @@ import (
 
 	"github.com/polyarch/polyarch/build"
 	"github.com/polyarch/polyarch/imagetest"
-	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
 	"github.com/polyarch/polyarch/report"
 )
@@ -34,6 +33,10 @@ type ReleaseOptions struct {
 	BuildLog io.Writer
 	// Ignore are globs the layer scan skips.
 	Ignore []string
+	// Force publishes over an index, or beside platforms, of a newer commit.
+	Force bool
+	// Settle is PublishOptions.Settle (default DefaultSettle).
+	Settle time.Duration
 }
 
 // A release's report; its types live in package report, which renders it.
@@ -59,11 +62,14 @@ const (
 var ErrReleaseFailed = errors.New("release failed")
 
 // Release builds every target of the plan, tests each built image by digest
-// on its node, then publishes each unit whose required targets all passed
-// (its tags last), and checks from every platform's point of view that the
-// published name gives the tested digest. A unit with a failed required
-// target is not published: whatever its tags named before stays as it was.
-// An optional target that did not pass is left out of its index.
+// on its node and records the result in the registry, then runs each unit's
+// publish step (PublishUnit): the index is published (its tags last) when
+// every required platform of the image, built by this run or by another
+// runner, is ready, and checked from every platform's point of view. A
+// unit with a failed required target is not published: whatever its tags
+// named before stays as it was. A plan of some platforms only (a CI runner's)
+// leaves the unit waiting for the others, or superseded by a newer commit;
+// neither is a failure. An optional target that did not pass is left out.
 //
 // Before anything is built, every target is given its node: a required
 // platform that no node can build fails the release there, naming it and
@@ -83,6 +89,7 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 		target *TargetReport
 		t      *Target
 		u      *Unit
+		rec    *TestRecord
 	}
 	var slots []slot
 	var unserved build.UnservedErrors
@@ -114,7 +121,7 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", s.unit.Name, s.target.Platform, err)
 		}
-		as[i] = build.Assignment{Job: s.t.Job, Node: node, Native: native}
+		as[i] = build.Assignment{Job: PushJob(s.t), Node: node, Native: native}
 	}
 	emit(Event{Stage: StageBuild, Text: fmt.Sprintf("building %d images on %s", len(as), nodeNames(as))})
 	build.Run(ctx, as, build.RunOptions{LogDir: o.LogDir, Console: o.BuildLog,
@@ -135,6 +142,14 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 				return
 			}
 			tr.Digest = r.Output.Digest
+			if why, err := pushed(ctx, slots[i].u, slots[i].t, tr.Digest, o.Remote); err != nil {
+				tr.Status, tr.Error, tr.Digest = StatusBuildFailed, err.Error(), ""
+				emit(Event{Unit: slots[i].unit.Name, Platform: tr.Platform, Stage: StageBuild, State: StateFailed,
+					Text: fmt.Sprintf("[%s %s] built, but %v", slots[i].unit.Name, tr.Platform, err)})
+				return
+			} else if why != "" {
+				emit(Event{Unit: slots[i].unit.Name, Platform: tr.Platform, Stage: StageBuild, Text: fmt.Sprintf("[%s %s] %s", slots[i].unit.Name, tr.Platform, why)})
+			}
 			emit(Event{Unit: slots[i].unit.Name, Platform: tr.Platform, Stage: StageBuild, State: StateDone,
 				Text: fmt.Sprintf("[%s %s] built %s on %s (%s, %s)", slots[i].unit.Name, tr.Platform, short(tr.Digest), r.Node, mode(r.Native), r.Duration.Round(100*time.Millisecond))})
 		},
@@ -164,8 +179,9 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 			}
 			s.u.Test = spec // one decode per unit, not per platform
 		}
-		if prev, ok := passedBefore(ctx, ref, spec, o.Remote); ok {
-			s.target.Tests, s.target.TestsReused, s.target.Status = prev, true, StatusPassed
+		if prev, err := FindTestRecord(ctx, ref, s.t.Platform, SpecDigest(spec), o.Remote...); err == nil && prev != nil && prev.Passed {
+			s.target.Tests, s.target.TestsReused, s.target.Status = prev.Results, true, StatusPassed
+			slots[i].rec = prev
 			emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateDone,
 				Text: fmt.Sprintf("[%s %s] tests passed before for %s: not rerun", s.unit.Name, s.target.Platform, short(s.target.Digest))})
 			continue
@@ -190,7 +206,7 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 		// Each job's outcome is recorded as it ends, from its own goroutine;
 		// the jobs are of distinct targets.
 		done := func(k int, r imagetest.JobResult) {
-			s := slots[jobSlots[k]]
+			s := &slots[jobSlots[k]]
 			s.target.Tests, s.target.TestTime = r.Results, r.Duration
 			sum := imagetest.Summarize(r.Results)
 			switch {
@@ -209,11 +225,17 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 				s.target.Error = strings.Join(msgs, "\n")
 				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateFailed,
 					Text: fmt.Sprintf("[%s %s] %d of %d tests FAILED", s.unit.Name, s.target.Platform, sum.Failed, len(r.Results))})
+				var err error
+				if s.rec, err = recordTests(ctx, s.u, s.t, s.target, jobs[k].Spec, r.Results, false, o.Remote); err != nil {
+					emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest,
+						Text: fmt.Sprintf("[%s %s] could not record the test result (%v): other runners will say not tested", s.unit.Name, s.target.Platform, err)})
+				}
 			default:
 				s.target.Status = StatusPassed
 				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateDone,
 					Text: fmt.Sprintf("[%s %s] %d tests passed (%s)", s.unit.Name, s.target.Platform, sum.Passed, r.Duration.Round(100*time.Millisecond))})
-				if err := recordPass(ctx, jobs[k], r.Results, o.Remote); err != nil {
+				var err error
+				if s.rec, err = recordTests(ctx, s.u, s.t, s.target, jobs[k].Spec, r.Results, true, o.Remote); err != nil {
 					emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest,
 						Text: fmt.Sprintf("[%s %s] could not record the test result (%v): the next run will test again", s.unit.Name, s.target.Platform, err)})
 				}
@@ -222,86 +244,24 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 		imagetest.RunJobs(ctx, jobs, testerFor, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore}, start, done)
 	}
 
-	// 3. Publish each unit whose required targets all passed.
+	// 3. Each unit's publish step, over every platform of its image.
 	rep.OK = true
 	for ui, u := range plan.Units {
-		ur := rep.Units[ui]
-		var failed, leftOut []string
-		var sources []index.Source
-		for ti, t := range u.Targets {
-			tr := ur.Targets[ti]
-			if !tr.Status.Passed() {
-				if t.Optional {
-					tr.LeftOut = true
-					leftOut = append(leftOut, tr.Platform)
-					continue
-				}
-				failed = append(failed, tr.Platform+" ("+tr.Status.String()+")")
-				continue
+		local := map[string]*Local{}
+		for _, s := range slots {
+			if s.u == u {
+				local[s.target.Platform] = &Local{Digest: s.target.Digest, Record: s.rec, Err: s.target.Error}
 			}
-			ref, _ := digestRef(t.Job, tr.Digest)
-			p := t.Platform
-			sources = append(sources, index.Source{Ref: ref, Platform: &p})
 		}
-		if len(failed) > 0 || len(sources) == 0 {
-			ur.Status = StatusNotPublished
-			ur.Reason = "required platforms failed: " + strings.Join(failed, ", ")
-			if len(failed) == 0 {
-				ur.Reason = "every platform is optional and none passed"
-			}
+		if !releasePublish(ctx, plan.Config, u, rep.Units[ui], local, o, emit) {
 			rep.OK = false
-			emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed, Status: ur.Status,
-				Text: fmt.Sprintf("[%s] NOT published: %s; %s is left as it was", ur.Name, ur.Reason, ur.IndexRef)})
-			continue
-		}
-		target, err := name.ParseReference(u.IndexRef())
-		if err != nil {
-			return nil, err
-		}
-		res, err := index.Publish(ctx, index.Request{Target: target, Tags: u.Tags[1:], Sources: sources, Annotations: indexAnnotations(u)}, o.Remote...)
-		if err != nil {
-			ur.Status, ur.Reason = StatusNotPublished, err.Error()
-			rep.OK = false
-			emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateFailed, Status: ur.Status, Text: fmt.Sprintf("[%s] publishing FAILED: %v", ur.Name, err)})
-			continue
-		}
-		ur.Digest, ur.MediaType = res.Digest, string(res.MediaType)
-		ur.Status = StatusPublished
-		if res.Unchanged {
-			ur.Status = StatusUnchanged
-		}
-		without := ""
-		if len(leftOut) > 0 {
-			without = " without " + strings.Join(leftOut, ", ") + " (optional, did not pass)"
-		}
-		emit(Event{Unit: ur.Name, Stage: StagePublish, State: StateDone, Status: ur.Status, Text: fmt.Sprintf("[%s] %s %s %s%s", ur.Name, ur.Status, ur.IndexRef, short(res.Digest), without)})
-
-		// 4. Every platform's view of the published name gives its tested digest.
-		r, err := index.NewResolver(ctx, target, o.Remote...)
-		if err != nil {
-			ur.Reason = "published, but could not be read back: " + err.Error()
-			rep.OK = false
-			continue
-		}
-		for ti, t := range u.Targets {
-			tr := ur.Targets[ti]
-			if !tr.Status.Passed() {
-				continue
-			}
-			res := r.Resolve(t.Platform)
-			ur.Resolved = append(ur.Resolved, report.Resolution(res))
-			if !res.Found || res.Digest != tr.Digest {
-				ur.Reason = fmt.Sprintf("a %s host pulling %s gets %s, not the tested %s", tr.Platform, ur.IndexRef, res.Digest, tr.Digest)
-				rep.OK = false
-				emit(Event{Unit: ur.Name, Stage: StageCheck, State: StateFailed, Text: fmt.Sprintf("[%s] CHECK FAILED: %s", ur.Name, ur.Reason)})
-			}
 		}
 	}
 	rep.Duration = time.Since(rep.Started)
 	if !rep.OK {
 		var names []string
 		for _, ur := range rep.Units {
-			if !ur.Status.Published() || ur.Reason != "" {
+			if ur.Status == StatusNotPublished || ur.Status.Published() && ur.Reason != "" {
 				names = append(names, ur.Name)
 			}
 		}

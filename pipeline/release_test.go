@@ -96,15 +96,19 @@ func (n *relNode) Build(ctx context.Context, job build.Job, log io.Writer) (buil
 		return build.Output{}, err
 	}
 	img := n.image(job.Platform)
-	ref, err := name.ParseReference(job.Ref)
+	d, err := img.Digest()
+	if err != nil {
+		return build.Output{}, err
+	}
+	where := job.Ref
+	if job.ByDigest { // as BuildKit's push-by-digest: untagged
+		where += "@" + d.String()
+	}
+	ref, err := name.ParseReference(where)
 	if err != nil {
 		return build.Output{}, err
 	}
 	if err := remote.Write(ref, img, remote.WithContext(ctx)); err != nil {
-		return build.Output{}, err
-	}
-	d, err := img.Digest()
-	if err != nil {
 		return build.Output{}, err
 	}
 	return build.Output{Digest: d.String(), Ref: job.Ref}, nil

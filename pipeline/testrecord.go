@@ -108,8 +108,6 @@ func SpecDigest(spec *imagetest.Spec) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-func specDigest(spec *imagetest.Spec) string { return SpecDigest(spec) }
-
 // PolyarchVersion is this binary's version as records name it: the module
 // version, or the VCS revision of a development build.
 func PolyarchVersion() string {
@@ -291,25 +289,4 @@ func readTestRecord(ref name.Digest, opts []remote.Option) (*TestRecord, error) 
 	}
 	rec.Ref = ref.String()
 	return rec, nil
-}
-
-// recordPass pushes the passing results of a job as a referrer of its image.
-func recordPass(ctx context.Context, job imagetest.Job, results []imagetest.Result, opts []remote.Option) error {
-	ref, err := name.NewDigest(job.Target.Ref)
-	if err != nil {
-		return err
-	}
-	return WriteTestRecord(ctx, ref.Context(), &TestRecord{
-		Digest: ref.DigestStr(), Platform: platform.Format(job.Target.Platform), SpecDigest: SpecDigest(job.Spec),
-		Passed: true, Results: results, CI: CIFromEnv(),
-	}, opts...)
-}
-
-// passedBefore finds a passing record of the same spec for ref.
-func passedBefore(ctx context.Context, ref name.Digest, spec *imagetest.Spec, opts []remote.Option) ([]imagetest.Result, bool) {
-	rec, err := findTestRecord(ctx, ref, "", SpecDigest(spec), opts)
-	if err != nil || rec == nil || !rec.Passed {
-		return nil, false
-	}
-	return rec.Results, true
 }

@@ -28,6 +28,7 @@ func newReleaseCmd(g *globals) *cobra.Command {
 		htmlReport string
 		quietBuild bool
 		requirePub bool
+		force      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "release [IMAGE[@VERSION]...]",
@@ -45,12 +46,24 @@ are left out and reported. A rerun rebuilds from BuildKit's cache, skips tests
 that passed for the same digest and spec (their results are kept in the
 registry as referrers), and never republishes an unchanged index.
 
+The publish step looks at every platform of the image, not only this run's:
+a release split across CI runners runs 'polyarch release --platform P' on
+each, and the runner whose platform completes the set publishes. For the
+platforms it did not build it reads, from the registry alone, the image at
+the arch ref, the commit it was built from and its test record; until every
+required platform is there, passed, and is of this commit, the image version
+is "waiting" (exit 0: the runner did its part; --require-publish makes it
+exit 1), each platform named with what it waits for. An index of a newer
+commit is never replaced ("superseded"; --force does). 'polyarch publish' is
+the publish step alone, for a last job.
+
 A JSON report (--report) and a self-contained HTML report (--html, default
 .polyarch/report.html beside polyarch.yaml) describe every ref, digest,
 platform, node, duration and test result.`,
 		Example: `  polyarch release                      # every image
   polyarch release builder@2.4          # one version of one image
   polyarch release --dry-run            # the plan: refs, nodes, native or emulated
+  polyarch release --platform linux/arm64   # one CI runner's share of the release
   polyarch release --report run.json --html run.html`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -89,7 +102,7 @@ platform, node, duration and test result.`,
 				buildLog = nil
 			}
 			rep, relErr := pipeline.Release(ctx, plan, nodes, pipeline.ReleaseOptions{
-				LogDir: f.logs(cfg), Remote: rf.client().Remote(ctx), OnEvent: view.Event, BuildLog: buildLog,
+				LogDir: f.logs(cfg), Remote: rf.client().Remote(ctx), OnEvent: view.Event, BuildLog: buildLog, Force: force,
 			})
 			if rep == nil {
 				return relErr
@@ -121,6 +134,7 @@ platform, node, duration and test result.`,
 	fl.BoolVar(&noArchTags, "no-arch-tags", false, "push per-arch images by digest only, into the index's repository")
 	fl.StringVar(&jsonReport, "report", "", "write the run report as JSON to this file")
 	fl.StringVar(&htmlReport, "html", "", "write the HTML report here (default .polyarch/report.html beside polyarch.yaml)")
+	fl.BoolVar(&force, "force", false, "publish even over an index (or beside platforms) built from a newer commit")
 	fl.BoolVar(&requirePub, "require-publish", false, "exit 1 unless every image version is published or unchanged (a runner's waiting or superseded is exit 0 without it)")
 	fl.BoolVar(&quietBuild, "quiet-build", false, "do not stream BuildKit's progress (each build's log is still kept; on a terminal the live matrix replaces it)")
 	return cmd
