@@ -19,7 +19,10 @@ func newVerifyCmd(g *globals) *cobra.Command {
 
 For each platform of the index: the image config must name the descriptor's
 platform (after containerd's normalisation), and every ELF binary in every
-layer must be for that platform's CPU. Layers are streamed (gzip, zstd or
+layer must be for that platform's CPU, and need no more than its variant
+promises: ARM binaries' build attributes (Tag_CPU_arch: an ARMv7 binary in
+an arm/v6 image is a finding) and the x86-64 level an amd64 binary declares
+(a v3 binary in linux/amd64, which means v1). Layers are streamed (gzip, zstd or
 plain tar), never written to disk, each downloaded once.
 
 Also reported: arm without a variant, platforms listed twice, spellings that
