@@ -7,10 +7,12 @@
 // there too. Loopback and *.local registries are spoken to over plain HTTP;
 // any other registry only with Options.Insecure.
 //
-// Retries: go-containerregistry retries 408, 429, 5xx and dropped connections
-// with exponential backoff and jitter (3 tries: after 1s, then 3s). Beneath
-// that, a 429 or 503 that carries Retry-After is waited out as the registry
-// asks (at most MaxRetryAfter), twice at most, before it counts as a failure.
+// Retries (see Retry): each request that fails transiently (a dropped
+// connection, 408, 429, 5xx) is sent again on its own, with exponential
+// backoff and jitter, waiting out a registry's Retry-After (at most
+// MaxRetryAfter), within a bounded total wait; a blob upload that fails all
+// the same is tried again from a new upload by go-containerregistry, which
+// skips blobs the registry already has.
 //
 // Direct reads blobs with the same access but without hashing them, for
 // copies whose destination checks every digest itself (index.Copy).
@@ -39,6 +41,9 @@ type Options struct {
 	Keychain authn.Keychain
 	// Transport is the base HTTP transport; default http.DefaultTransport.
 	Transport http.RoundTripper
+	// Retry says how failed requests are tried again; the zero value is
+	// the defaults that Retry documents.
+	Retry Retry
 }
 
 // DefaultJobs is how many blobs move at once unless Options.Jobs says otherwise.
@@ -83,6 +88,7 @@ func (o Options) Remote(ctx context.Context) []remote.Option {
 		remote.WithTransport(a.transport),
 		remote.WithJobs(a.jobs),
 		remote.WithUserAgent(a.userAgent),
+		remote.WithRetryBackoff(a.retry.backoff()),
 	}
 }
 
@@ -103,7 +109,8 @@ func (o Options) access() *access {
 	if jobs <= 0 {
 		jobs = DefaultJobs
 	}
-	return &access{keychain: keychain, transport: &retryAfter{next: base}, userAgent: UserAgent, jobs: jobs}
+	retry := o.Retry.withDefaults()
+	return &access{keychain: keychain, transport: &retrying{next: base, retry: retry}, userAgent: UserAgent, jobs: jobs, retry: retry}
 }
 
 // The base transports of Options without one of their own, shared so that

@@ -45,6 +45,7 @@ type access struct {
 	transport http.RoundTripper // the base transport, under go-containerregistry's wrappers
 	userAgent string
 	jobs      int
+	retry     Retry
 }
 
 // Direct returns a Direct that reaches registries as these Options do.
@@ -110,7 +111,7 @@ func (d *Direct) client(ctx context.Context, repo name.Repository) (*http.Client
 	if err != nil {
 		return nil, fmt.Errorf("credentials for %s: %w", repo, err)
 	}
-	rt := transport.NewUserAgent(transport.NewRetry(d.access.transport), d.access.userAgent)
+	rt := transport.NewUserAgent(transport.NewRetry(d.access.transport, transport.WithRetryBackoff(d.access.retry.backoff())), d.access.userAgent)
 	rt, err = transport.NewWithContext(ctx, repo.Registry, auth, rt, []string{repo.Scope(transport.PullScope)})
 	if err != nil {
 		return nil, err
