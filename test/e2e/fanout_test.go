@@ -543,4 +543,29 @@ func TestReleaseSplitAcrossRunners(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("digest-only children (--no-arch-tags)", func(t *testing.T) {
+		commit := f.commit(t, "", "no arch tags")
+		f.pull(t)
+		f.writes.n.Store(0)
+		tested := map[string]string{}
+		for i, p := range []string{"linux/arm/v7", "linux/amd64", "linux/arm64"} {
+			r := f.release(t, f.runner(p), "--platform", p, "--no-arch-tags")
+			tested[p] = r.digest()
+			if i < 2 {
+				expectRun(t, r, 0, "waiting")
+				continue
+			}
+			expectRun(t, r, 0, "published")
+		}
+		f.checkComplete(t, tested, commit)
+		tags := strings.Fields(run(t, f.crane, "--insecure", "ls", f.host+"/fan/app"))
+		if strings.Join(tags, " ") != "1.0 latest" {
+			t.Errorf("tags of fan/app after the publish: %v, want 1.0 and latest (the temporary tags deleted)", tags)
+		}
+		out, code := polyarchIn(t, f.runner("linux/amd64").clone, "publish", "--no-arch-tags")
+		if code != 0 || !strings.Contains(out, "unchanged") {
+			t.Errorf("merge job after the temporary tags are gone: exit %d\n%s", code, out)
+		}
+	})
 }
