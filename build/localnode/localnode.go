@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,11 @@ type Options struct {
 	// InsecureRegistries are spoken to over plain HTTP whatever they are
 	// (host:port): only what the user names ('builder start --insecure-registry').
 	InsecureRegistries []string
+	// Settings say how each registry is reached, as for polyarch's own
+	// requests (polyarch.yaml's registries: and certs.d): the daemon gets
+	// the CAs, client certificates, mirrors and insecure marks of every
+	// registry in Registries or in Settings.Hosts, and of their mirrors.
+	Settings client.Registries
 	// Parallel is how many builds it runs at once (default 2).
 	Parallel int
 }
@@ -107,8 +113,14 @@ var ErrNotRoot = errors.New("the local builder runs buildkitd with runc and need
 // Start starts the daemon unless it already runs, and waits until it answers.
 // It is safe to call at once from several goroutines and processes: one
 // daemon starts, and every caller gets it.
+//
+// A daemon that already runs is used as it is, unless it was started
+// without registry settings that o needs: that is a *StaleConfigError.
 func Start(ctx context.Context, o Options) (*Status, error) {
 	if st, err := Inspect(ctx, o); err == nil && st.Running {
+		if err := o.checkRunning(); err != nil {
+			return nil, err
+		}
 		return st, nil
 	}
 	if os.Geteuid() != 0 {
@@ -130,7 +142,14 @@ func Start(ctx context.Context, o Options) (*Status, error) {
 	// Whoever held the lock before may have started it meanwhile; or a
 	// polyarch that ended while its daemon came up left one that will answer.
 	if pid, ok := daemonPID(dir); ok {
-		return waitAnswer(ctx, o, pid)
+		st, err := waitAnswer(ctx, o, pid)
+		if err != nil {
+			return nil, err
+		}
+		if err := o.checkRunning(); err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	cfg, err := WriteConfig(o)
 	if err != nil {
@@ -187,45 +206,125 @@ func WriteConfig(o Options) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("local builder state %s: %w", dir, err)
 	}
+	regs, err := o.registries()
+	if err != nil {
+		return "", err
+	}
 	cfg := filepath.Join(dir, "buildkitd.toml")
-	if err := os.WriteFile(cfg, []byte(configTOML(dir, o.plainHTTP())), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(configTOML(dir, regs)), 0o644); err != nil {
 		return "", fmt.Errorf("writing %s: %w", cfg, err)
 	}
 	return cfg, nil
 }
 
-// plainHTTP lists the registry hosts the daemon speaks plain HTTP to: the
-// loopback ones of Registries, and InsecureRegistries, each once.
-func (o Options) plainHTTP() []string {
-	var out []string
+// registries resolves how the daemon reaches each registry it may talk to:
+// the hosts of Registries, Settings.Hosts, InsecureRegistries and their
+// mirrors, each once, in that order; only those that need a section.
+func (o Options) registries() ([]client.Trust, error) {
+	var hosts []string
 	add := func(host string) {
-		if host != "" && !slices.Contains(out, host) {
-			out = append(out, host)
+		if host != "" && !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
 		}
 	}
 	for _, r := range o.Registries {
 		host, _, _ := strings.Cut(r, "/")
-		if client.IsLoopback(host) {
-			add(host)
-		}
+		add(host)
+	}
+	for _, h := range slices.Sorted(maps.Keys(o.Settings.Hosts)) {
+		add(h)
 	}
 	for _, r := range o.InsecureRegistries {
 		add(r)
 	}
-	return out
+	var out []client.Trust
+	for i := 0; i < len(hosts); i++ { // mirrors are added as they are found
+		t, err := o.Settings.Trust(hosts[i])
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(o.InsecureRegistries, hosts[i]) {
+			t.PlainHTTP = true
+		}
+		for _, m := range t.Mirrors {
+			h, _, _ := strings.Cut(m, "/")
+			add(h)
+		}
+		if t.Custom() {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// checkRunning checks that the running daemon's buildkitd.toml holds the
+// registry sections o needs, but those of loopback registries, which
+// BuildKit speaks plain HTTP to by default.
+func (o Options) checkRunning() error {
+	regs, err := o.registries()
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(o.dir(), "buildkitd.toml"))
+	if err != nil {
+		return err
+	}
+	var lacking []string
+	for _, t := range regs {
+		loopbackOnly := client.IsLoopback(t.Host) && !t.Insecure && len(t.CAs)+len(t.KeyPairs)+len(t.Mirrors) == 0
+		if !loopbackOnly && !strings.Contains(string(b), registrySection(t)) {
+			lacking = append(lacking, t.Host)
+		}
+	}
+	if len(lacking) > 0 {
+		return &StaleConfigError{Dir: o.dir(), Hosts: lacking}
+	}
+	return nil
 }
 
 // configTOML is the daemon's configuration.
-func configTOML(dir string, insecure []string) string {
+func configTOML(dir string, regs []client.Trust) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by polyarch; rewritten at every 'polyarch builder start'.\nroot = %q\n\n", filepath.Join(dir, "root"))
 	fmt.Fprintf(&b, "[grpc]\n  address = [%q]\n\n", "unix://"+filepath.Join(dir, "buildkitd.sock"))
 	b.WriteString("[worker.oci]\n  enabled = true\n  snapshotter = \"overlayfs\"\n\n")
 	b.WriteString("[worker.containerd]\n  enabled = false\n")
-	for _, r := range insecure {
-		fmt.Fprintf(&b, "\n[registry.%q]\n  http = true\n", r)
+	for _, t := range regs {
+		b.WriteString(registrySection(t))
 	}
 	return b.String()
+}
+
+// registrySection is one registry's section of buildkitd.toml. http = true
+// only for loopback and insecure registries (BuildKit then tries HTTPS
+// without verification first for an insecure one, as polyarch does).
+func registrySection(t client.Trust) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n[registry.%q]\n", t.Host)
+	if len(t.Mirrors) > 0 {
+		fmt.Fprintf(&b, "  mirrors = %s\n", tomlList(t.Mirrors))
+	}
+	if t.PlainHTTP {
+		b.WriteString("  http = true\n")
+	}
+	if t.Insecure {
+		b.WriteString("  insecure = true\n")
+	}
+	if len(t.CAs) > 0 {
+		fmt.Fprintf(&b, "  ca = %s\n", tomlList(t.CAs))
+	}
+	for _, kp := range t.KeyPairs {
+		fmt.Fprintf(&b, "  [[registry.%q.keypair]]\n    key = %q\n    cert = %q\n", t.Host, kp.Key, kp.Cert)
+	}
+	return b.String()
+}
+
+func tomlList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // Inspect reports whether the daemon runs and answers.
@@ -448,4 +547,17 @@ func tail(file string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// StaleConfigError says that the running daemon was started without
+// registry settings this run needs: it reads buildkitd.toml only at start.
+type StaleConfigError struct {
+	Dir string
+	// Hosts are the registries whose settings it lacks.
+	Hosts []string
+}
+
+func (e *StaleConfigError) Error() string {
+	return fmt.Sprintf("the local builder (%s) runs without the settings this run needs for registry %s (CAs, client certificates, mirrors, insecure); stop it to apply them at its next start: polyarch builder stop --builder-dir %s",
+		e.Dir, strings.Join(e.Hosts, ", "), e.Dir)
 }

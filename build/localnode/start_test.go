@@ -3,6 +3,7 @@ package localnode_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/polyarch/polyarch/build/localnode"
+	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/internal/testutil"
 )
 
@@ -183,5 +185,55 @@ func TestStartIsOnceAcrossGoroutinesAndProcesses(t *testing.T) {
 	st, err := localnode.Inspect(context.Background(), o)
 	if err != nil || !st.Running || strconv.Itoa(st.PID) != want {
 		t.Errorf("the socket does not answer for pid %s: %+v, %v", want, st, err)
+	}
+}
+
+// A running daemon keeps the registry settings it started with: a run that
+// needs others (a private CA added to polyarch.yaml) is told to restart it,
+// naming the registry, rather than failing later on a certificate.
+func TestStartSaysWhenTheRunningDaemonLacksRegistrySettings(t *testing.T) {
+	bin := needsDaemon(t)
+	dir, err := os.MkdirTemp("", "polyarch-localnode-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := localnode.Options{Dir: dir, Buildkitd: bin, Registries: []string{"127.0.0.1:5000"}}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := localnode.Stop(ctx, plain); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		os.RemoveAll(dir)
+	})
+	ctx := context.Background()
+	if _, err := localnode.Start(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	// Loopback registries need nothing the daemon lacks; neither does a run
+	// without polyarch.yaml.
+	for _, o := range []localnode.Options{{Dir: dir, Buildkitd: bin}, {Dir: dir, Buildkitd: bin, Registries: []string{"127.0.0.1:6000"}}} {
+		if _, err := localnode.Start(ctx, o); err != nil {
+			t.Errorf("Start %+v on the running daemon: %v", o.Registries, err)
+		}
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, []byte("x"), 0o644)
+	withCA := plain
+	withCA.Settings = client.Registries{Hosts: map[string]client.Registry{"registry.test:5443": {CA: []string{ca}}}, CertsDirs: []string{}}
+	_, err = localnode.Start(ctx, withCA)
+	var stale *localnode.StaleConfigError
+	if !errors.As(err, &stale) || !strings.Contains(err.Error(), "registry.test:5443") || !strings.Contains(err.Error(), "polyarch builder stop --builder-dir "+dir) {
+		t.Fatalf("Start with a CA the running daemon lacks: %v", err)
+	}
+	// Stopped and started again, it has them.
+	if err := localnode.Stop(ctx, withCA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localnode.Start(ctx, withCA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localnode.Start(ctx, withCA); err != nil {
+		t.Errorf("Start again with the same settings: %v", err)
 	}
 }
