@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -107,22 +106,6 @@ func parsePlatforms(flag, s string) ([]v1.Platform, error) {
 		return nil, usagef("--%s: %v", flag, err)
 	}
 	return ps, nil
-}
-
-// parseKeyValues parses KEY=VALUE flags.
-func parseKeyValues(flag string, kvs []string) (map[string]string, error) {
-	if len(kvs) == 0 {
-		return nil, nil
-	}
-	out := map[string]string{}
-	for _, kv := range kvs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, usagef("--%s %q: want KEY=VALUE", flag, kv)
-		}
-		out[k] = v
-	}
-	return out, nil
 }
 
 func writeJSON(w io.Writer, v any) error {
