@@ -38,6 +38,24 @@ type Job struct {
 	// ByDigest it is a repository, and the image is pushed untagged.
 	Ref      string
 	ByDigest bool
+	// Cache is the build's cache in a registry; the zero value keeps none.
+	Cache Cache
+}
+
+// Cache is one build's BuildKit cache kept in a registry, so that it
+// outlives the node: imported before the build (a step whose inputs did
+// not change is taken from it, on a node that never ran it) and exported
+// after it (every step's result, BuildKit's mode=max).
+type Cache struct {
+	// Ref is the cache's reference, one per image, version and platform so
+	// that builds running at once never overwrite each other's; empty for
+	// no registry cache.
+	Ref string
+	// NoCache runs every step again: no cache is used, neither the node's
+	// own nor the registry's (the registry's is still exported).
+	NoCache bool
+	// NoExport leaves the registry's cache as it was.
+	NoExport bool
 }
 
 // Name is "image[@version] os/arch[/variant]", for tables and log files.

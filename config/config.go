@@ -91,6 +91,8 @@ type Image struct {
 	Versions []Version `yaml:"versions"`
 	// Test is the per-architecture test spec.
 	Test *TestSpec `yaml:"test"`
+	// Cache is where the image's build cache is kept (config/cache.go).
+	Cache *Cache `yaml:"cache"`
 }
 
 // Version is one entry of a versions matrix.
@@ -317,6 +319,7 @@ func (c *Config) validate() error {
 				add(p+".archRef", "%v", err)
 			}
 		}
+		c.validateCache(p+".cache", img.Cache, add)
 		checkTags := func(path string, tags []string) {
 			for j, t := range tags {
 				if _, err := naming.ParseTemplate(t); err != nil {

@@ -65,6 +65,9 @@ type Options struct {
 	Platforms []v1.Platform
 	// NoArchTags pushes children by digest only, into the index's repository.
 	NoArchTags bool
+	// NoCache builds every step again (build.Cache.NoCache); NoCacheExport
+	// leaves the registry's cache as it was (build.Cache.NoExport).
+	NoCache, NoCacheExport bool
 }
 
 // NewPlan plans the selected units: "agent" is every version of agent,
@@ -122,6 +125,7 @@ func NewPlan(cfg *config.Config, selectors []string, o Options) (*Plan, error) {
 			units[img.Name+"@"+cu.Version] = u
 		}
 	}
+	errs = append(errs, checkSharedCaches(cfg, units)...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -259,6 +263,7 @@ func planUnit(cfg *config.Config, index int, cu config.Unit, o Options) (*Unit, 
 	if _, set := args["SOURCE_DATE_EPOCH"]; !set && git.Epoch != "" {
 		args["SOURCE_DATE_EPOCH"] = git.Epoch
 	}
+	caches := planCache(cfg, img, u.Repository, ps, data, bad, field+".cache.ref")
 	annotations := git.Annotations(u.Version)
 	for k, v := range img.Annotations {
 		annotations[k] = v
@@ -271,6 +276,11 @@ func planUnit(cfg *config.Config, index int, cu config.Unit, o Options) (*Unit, 
 		}
 		if len(img.Versions) > 0 {
 			job.Version = u.Version
+		}
+		if caches != nil {
+			job.Cache = build.Cache{Ref: caches[i], NoCache: o.NoCache, NoExport: o.NoCacheExport}
+		} else {
+			job.Cache.NoCache = o.NoCache
 		}
 		if o.NoArchTags {
 			job.Ref, job.ByDigest = u.Repository, true

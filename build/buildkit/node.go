@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/polyarch/polyarch/build"
+	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/platform"
 )
 
@@ -49,6 +52,15 @@ type Node struct {
 	// Display, when set, also shows every build's progress in BuildKit's
 	// terminal view (the log still gets plain lines).
 	Display *Display
+	// Warn, when set, is told what the user should know of a build that
+	// succeeded, in one line (a registry that refused a cache form); the
+	// build's log has it too.
+	Warn func(string)
+	// Registries say how registries are reached: this process fetches
+	// tokens for buildkitd with their TLS settings. buildkitd's own
+	// requests follow its buildkitd.toml (localnode writes the local
+	// node's from the same settings).
+	Registries client.Registries
 }
 
 var _ build.Emulator = (*Node)(nil)
@@ -186,6 +198,9 @@ func (n *Node) Build(ctx context.Context, job build.Job, log io.Writer) (build.O
 	for _, k := range sortedKeys(job.Labels) {
 		attrs["label:"+k] = job.Labels[k]
 	}
+	if job.Cache.NoCache {
+		attrs["no-cache"] = ""
+	}
 	export := map[string]string{"name": job.Ref, "push": "true"}
 	if job.ByDigest {
 		export["push-by-digest"] = "true"
@@ -193,53 +208,119 @@ func (n *Node) Build(ctx context.Context, job build.Job, log io.Writer) (build.O
 	for _, k := range sortedKeys(job.Annotations) {
 		export["annotation."+k] = job.Annotations[k]
 	}
-	dockerConfig := config.LoadDefaultConfigFile(io.Discard)
+	host := cacheHost(job.Cache.Ref)
+	kind := cacheForms.kind(host)
 	opt := bk.SolveOpt{
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
 		Exports:       []bk.ExportEntry{{Type: bk.ExporterImage, Attrs: export}},
-		Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-			AuthConfigProvider: authprovider.LoadAuthConfig(dockerConfig),
-		})},
+		Session:       n.session(job.Ref, job.Cache.Ref),
 	}
-
-	ch := make(chan *bk.SolveStatus)
-	display, err := progressui.NewDisplay(log, progressui.PlainMode)
+	opt.CacheImports, opt.CacheExports = cacheEntries(job.Cache, kind)
+	resp, cacheErr, err := n.solve(ctx, c, opt, job, log)
 	if err != nil {
-		return build.Output{}, err
-	}
-	var resp *bk.SolveResponse
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.Go(func() error {
-		var err error
-		resp, err = c.Solve(ectx, nil, opt, ch)
-		return err
-	})
-	plain := ch
-	if n.Display != nil {
-		plain = make(chan *bk.SolveStatus)
-		eg.Go(func() error {
-			defer close(plain)
-			for s := range ch {
-				n.Display.send(job.Name(), s)
-				plain <- s
-			}
-			return nil
-		})
-	}
-	eg.Go(func() error {
-		_, err := display.UpdateFrom(context.WithoutCancel(ectx), plain)
-		return err
-	})
-	if err := eg.Wait(); err != nil {
 		return build.Output{}, fmt.Errorf("building %s: %w", job.Name(), cleanSolveError(err))
 	}
 	dgst := resp.ExporterResponse["containerimage.digest"]
 	if dgst == "" {
 		return build.Output{}, fmt.Errorf("building %s: buildkitd reported no image digest", job.Name())
 	}
+	// The registry refused the cache's form: the image is pushed; export
+	// the cache in the next form, from what the node has just built.
+	for cacheErr != "" && len(opt.CacheExports) > 0 {
+		next, news := cacheForms.refused(host, kind)
+		if news {
+			n.warn(log, refusalWarning(host, kind, next, cacheErr))
+		}
+		kind, cacheErr = next, ""
+		opt.Exports = nil
+		opt.CacheImports, opt.CacheExports = cacheEntries(job.Cache, kind)
+		if len(opt.CacheExports) == 0 {
+			break
+		}
+		if _, cacheErr, err = n.solve(ctx, c, opt, job, log); err != nil {
+			n.warn(log, fmt.Sprintf("exporting the cache of %s to %s: %v", job.Name(), job.Cache.Ref, cleanSolveError(err)))
+			break
+		}
+	}
 	return build.Output{Digest: dgst, Ref: job.Ref}, nil
+}
+
+// solve runs one solve, streaming its progress to log (and the Display);
+// cacheErr is the error of its registry cache export, which the solve
+// itself ignores.
+func (n *Node) solve(ctx context.Context, c *bk.Client, opt bk.SolveOpt, job build.Job, log io.Writer) (resp *bk.SolveResponse, cacheErr string, err error) {
+	ch := make(chan *bk.SolveStatus)
+	display, err := progressui.NewDisplay(log, progressui.PlainMode)
+	if err != nil {
+		return nil, "", err
+	}
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		resp, err = c.Solve(ectx, nil, opt, ch)
+		return err
+	})
+	plain := make(chan *bk.SolveStatus)
+	eg.Go(func() error {
+		defer close(plain)
+		for s := range ch {
+			for _, v := range s.Vertexes {
+				if v.Name == cacheExportVertex && v.Error != "" {
+					cacheErr = v.Error
+				}
+			}
+			if n.Display != nil {
+				n.Display.send(job.Name(), s)
+			}
+			plain <- s
+		}
+		return nil
+	})
+	eg.Go(func() error {
+		_, err := display.UpdateFrom(context.WithoutCancel(ectx), plain)
+		return err
+	})
+	err = eg.Wait()
+	return resp, cacheErr, err
+}
+
+// warn says msg in the build's log and, when the node has Warn, to the user.
+func (n *Node) warn(log io.Writer, msg string) {
+	fmt.Fprintf(log, "warning: %s\n", msg)
+	if n.Warn != nil {
+		n.Warn(msg)
+	}
+}
+
+// session is what every solve on the node attaches: credentials from the
+// Docker config and its credential helpers, which buildkitd asks for at
+// each push and pull, and the TLS settings of the registries of refs (and
+// of Registries.Hosts) for the token requests this process makes for it.
+func (n *Node) session(refs ...string) []session.Attachable {
+	hosts := slices.Sorted(maps.Keys(n.Registries.Hosts))
+	for _, r := range refs {
+		if r != "" {
+			hosts = append(hosts, cacheHost(r))
+		}
+	}
+	tlsConfigs := map[string]*authprovider.AuthTLSConfig{}
+	for _, h := range hosts {
+		t, err := n.Registries.Trust(h)
+		if err != nil || len(t.CAs)+len(t.KeyPairs) == 0 && !t.Insecure {
+			continue // buildkitd reports a bad certs.d itself, from its config
+		}
+		c := &authprovider.AuthTLSConfig{RootCAs: t.CAs, Insecure: t.Insecure}
+		for _, kp := range t.KeyPairs {
+			c.KeyPairs = append(c.KeyPairs, authprovider.TLSKeyPair{Certificate: kp.Cert, Key: kp.Key})
+		}
+		tlsConfigs[h] = c
+	}
+	return []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
+		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(io.Discard)),
+		TLSConfigs:         tlsConfigs,
+	})}
 }
 
 // cleanSolveError keeps BuildKit's message, without gRPC's wrapping.

@@ -91,8 +91,9 @@ func (o Options) Node() *buildkit.Node {
 		NodeName:  "local",
 		Address:   o.Address(),
 		Platforms: []v1.Platform{buildkit.HostPlatform()},
-		Emulates:  true,
-		Capacity:  o.Parallel,
+		Emulates:   true,
+		Capacity:   o.Parallel,
+		Registries: o.Settings,
 	}
 }
 
