@@ -88,9 +88,9 @@ func (o Options) Address() string { return "unix://" + filepath.Join(o.dir(), "b
 // Node returns the build node for the local daemon.
 func (o Options) Node() *buildkit.Node {
 	return &buildkit.Node{
-		NodeName:  "local",
-		Address:   o.Address(),
-		Platforms: []v1.Platform{buildkit.HostPlatform()},
+		NodeName:   "local",
+		Address:    o.Address(),
+		Platforms:  []v1.Platform{buildkit.HostPlatform()},
 		Emulates:   true,
 		Capacity:   o.Parallel,
 		Registries: o.Settings,
