@@ -117,6 +117,10 @@ type PublishResult struct {
 // name, and deletes the temporary tags of digest-only children.
 func PublishUnit(ctx context.Context, u *Unit, spec string, local map[string]*Local, o PublishOptions) (*PublishResult, error) {
 	res := &PublishResult{Unit: u.Name(), IndexRef: u.IndexRef()}
+	var err error
+	if o.Remote, err = reuseClients(o.Remote); err != nil {
+		return nil, err
+	}
 	emitAt := func(stage, state, text string) {
 		if o.OnEvent != nil {
 			e := Event{Unit: u.Name(), Stage: stage, State: state, Text: "[" + u.Name() + "] " + text}
@@ -234,6 +238,21 @@ func PublishUnit(ctx context.Context, u *Unit, spec string, local map[string]*Lo
 // CheckFailed reports a published index that does not give some platform
 // its tested digest.
 func (r *PublishResult) CheckFailed() bool { return r.Outcome.Done() && r.Reason != "" }
+
+// reuseClients adds one puller and one pusher to opts (unless opts has them
+// already), so that every request of a publish step reuses each
+// repository's connection and token instead of pinging the registry again.
+func reuseClients(opts []remote.Option) ([]remote.Option, error) {
+	puller, err := remote.NewPuller(opts...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return append(append([]remote.Option{}, opts...), remote.Reuse(puller), remote.Reuse(pusher)), nil
+}
 
 // sources are the ready platforms' images, in plan order.
 func (s *UnitState) sources() []index.Source {
@@ -472,6 +491,10 @@ func cleanPendingTags(ctx context.Context, u *Unit, st *UnitState, res *PublishR
 // built or tested. The error, when some unit is not published, names every
 // platform that is missing and why.
 func Publish(ctx context.Context, plan *Plan, o PublishOptions) ([]*PublishResult, error) {
+	var err error
+	if o.Remote, err = reuseClients(o.Remote); err != nil {
+		return nil, err
+	}
 	var out []*PublishResult
 	var failed []string
 	for _, pu := range plan.Units {

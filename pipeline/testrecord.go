@@ -44,6 +44,12 @@ const (
 	annotationPlatform     = "dev.polyarch.test.platform"
 	annotationOutcome      = "dev.polyarch.test.outcome"
 	annotationCreated      = "org.opencontainers.image.created"
+	// annotationRecordBlob names the record's layer, so that a reader of
+	// the referrers listing fetches the record in one request.
+	annotationRecordBlob = "dev.polyarch.test.record-blob"
+	// recordTime is the created annotation's format: fixed width, so that
+	// the times sort as strings too.
+	recordTime = "2006-01-02T15:04:05.000000000Z07:00"
 	// testRecordFormat changes when what "passed" means changes (the
 	// automatic tests, say), so that older records are not trusted.
 	testRecordFormat = "polyarch-test-v1"
@@ -203,7 +209,8 @@ func writeTestRecord(ctx context.Context, repo name.Repository, subject string, 
 			annotationSpecDigest: rec.SpecDigest,
 			annotationPlatform:   rec.Platform,
 			annotationOutcome:    outcome,
-			annotationCreated:    rec.Time.Format(time.RFC3339Nano),
+			annotationCreated:    rec.Time.UTC().Format(recordTime),
+			annotationRecordBlob: ld.String(),
 		},
 	}
 	raw, err := json.Marshal(m)
@@ -242,16 +249,18 @@ func findTestRecord(ctx context.Context, ref name.Digest, plat, spec string, opt
 			candidates = append(candidates, d)
 		}
 	}
-	// Newest first; RFC 3339 times in UTC sort as strings.
-	sort.SliceStable(candidates, func(i, j int) bool {
-		return candidates[i].Annotations[annotationCreated] > candidates[j].Annotations[annotationCreated]
-	})
+	// Newest first.
+	created := func(d v1.Descriptor) time.Time {
+		t, _ := time.Parse(time.RFC3339Nano, d.Annotations[annotationCreated])
+		return t
+	}
+	sort.SliceStable(candidates, func(i, j int) bool { return created(candidates[i]).After(created(candidates[j])) })
 	// A record that cannot be read is an error (the registry's, or the
 	// network's); one whose content is about another digest, platform or
 	// spec than its listing says is not a record of this image: skipped.
 	var readErrs []error
 	for _, d := range candidates {
-		rec, err := readTestRecord(ref.Context().Digest(d.Digest.String()), opts)
+		rec, err := readTestRecord(ref.Context().Digest(d.Digest.String()), d.Annotations[annotationRecordBlob], opts)
 		if err != nil {
 			readErrs = append(readErrs, err)
 			continue
@@ -265,16 +274,28 @@ func findTestRecord(ctx context.Context, ref name.Digest, plat, spec string, opt
 	return nil, errors.Join(readErrs...)
 }
 
-func readTestRecord(ref name.Digest, opts []remote.Option) (*TestRecord, error) {
-	img, err := remote.Image(ref, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("reading test record %s: %w", ref, err)
+// readTestRecord reads the record stored as ref, from its blob directly
+// when its listing names it (the blob's digest is checked as it is read).
+func readTestRecord(ref name.Digest, blob string, opts []remote.Option) (*TestRecord, error) {
+	var layer v1.Layer
+	if blob != "" {
+		l, err := remote.Layer(ref.Context().Digest(blob), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("reading test record %s: %w", ref, err)
+		}
+		layer = l
+	} else {
+		img, err := remote.Image(ref, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("reading test record %s: %w", ref, err)
+		}
+		layers, err := img.Layers()
+		if err != nil || len(layers) != 1 {
+			return nil, fmt.Errorf("test record %s: want one layer", ref)
+		}
+		layer = layers[0]
 	}
-	layers, err := img.Layers()
-	if err != nil || len(layers) != 1 {
-		return nil, fmt.Errorf("test record %s: want one layer", ref)
-	}
-	rc, err := layers[0].Compressed()
+	rc, err := layer.Compressed()
 	if err != nil {
 		return nil, fmt.Errorf("reading test record %s: %w", ref, err)
 	}
