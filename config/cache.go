@@ -12,9 +12,10 @@ type Cache struct {
 	// without registry is in the project's. It must differ per platform,
 	// and per version with a versions matrix, so that builds running at
 	// once never overwrite each other's cache. Default
-	// "<repository>:buildcache-{{.Platform}}", and
-	// "<repository>:buildcache-{{.Version}}-{{.Platform}}" with a versions
-	// matrix.
+	// "<repository>-buildcache:{{.Platform}}", and
+	// "<repository>-buildcache:{{.Version}}-{{.Platform}}" with a versions
+	// matrix: a repository of its own, so that the image's repository
+	// holds only the image's tags.
 	Ref string `yaml:"ref"`
 	// Disabled keeps no cache of this image in the registry.
 	Disabled bool `yaml:"disabled"`

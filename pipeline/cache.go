@@ -23,9 +23,9 @@ func cacheTemplate(img *config.Image, repo string) string {
 	case img.Cache != nil && img.Cache.Ref != "":
 		return img.Cache.Ref
 	case len(img.Versions) > 0:
-		return repo + ":buildcache-{{.Version}}-{{.Platform}}"
+		return repo + "-buildcache:{{.Version}}-{{.Platform}}"
 	}
-	return repo + ":buildcache-{{.Platform}}"
+	return repo + "-buildcache:{{.Platform}}"
 }
 
 // planCache renders one unit's cache ref for each of ps (nil when the

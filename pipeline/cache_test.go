@@ -25,9 +25,9 @@ func TestCacheRefsPerImageVersionAndPlatform(t *testing.T) {
 	}
 	agent := cacheRefs(unit(t, plan, "agent"))
 	for p, want := range map[string]string{
-		"linux/amd64":  "reg.example:5000/agent:buildcache-linux-amd64",
-		"linux/arm64":  "reg.example:5000/agent:buildcache-linux-arm64",
-		"linux/arm/v7": "reg.example:5000/agent:buildcache-linux-arm-v7",
+		"linux/amd64":  "reg.example:5000/agent-buildcache:linux-amd64",
+		"linux/arm64":  "reg.example:5000/agent-buildcache:linux-arm64",
+		"linux/arm/v7": "reg.example:5000/agent-buildcache:linux-arm-v7",
 	} {
 		if agent[p] != want {
 			t.Errorf("agent %s cache %q, want %q", p, agent[p], want)
@@ -35,7 +35,7 @@ func TestCacheRefsPerImageVersionAndPlatform(t *testing.T) {
 	}
 	// A versions matrix builds its versions at once: one cache each.
 	b23, b24 := cacheRefs(unit(t, plan, "builder@2.3")), cacheRefs(unit(t, plan, "builder@2.4"))
-	if b23["linux/s390x"] != "reg.example:5000/builder:buildcache-2.3-linux-s390x" || b24["linux/s390x"] != "reg.example:5000/builder:buildcache-2.4-linux-s390x" {
+	if b23["linux/s390x"] != "reg.example:5000/builder-buildcache:2.3-linux-s390x" || b24["linux/s390x"] != "reg.example:5000/builder-buildcache:2.4-linux-s390x" {
 		t.Errorf("builder caches: %v %v", b23, b24)
 	}
 	for _, u := range plan.Units {

@@ -2,6 +2,7 @@ package buildkit
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -16,7 +17,7 @@ import (
 // is exported in one of two forms, and registries differ in which they
 // take: an OCI image manifest whose config is BuildKit's cache config
 // (image-manifest=true, tried first), or an OCI index listing the cache's
-// layers and config (BuildKit's default). An export a registry refuses
+// layers and config (image-manifest=false). An export a registry refuses
 // never fails the build (ignore-error=true): the node sees the refusal in
 // the export's progress, says so in one line, and exports the other form;
 // a registry that refuses both gets no cache. What a registry took is
@@ -55,10 +56,8 @@ func cacheEntries(c build.Cache, k cacheKind) (imports, exports []bk.CacheOption
 		imports = []bk.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": c.Ref}}}
 	}
 	if !c.NoExport && k != cacheNone {
-		attrs := map[string]string{"ref": c.Ref, "mode": "max", "oci-mediatypes": "true", "ignore-error": "true"}
-		if k == cacheImageManifest {
-			attrs["image-manifest"] = "true"
-		}
+		attrs := map[string]string{"ref": c.Ref, "mode": "max", "oci-mediatypes": "true", "ignore-error": "true",
+			"image-manifest": strconv.FormatBool(k == cacheImageManifest)} // BuildKit's default is true since v0.21
 		exports = []bk.CacheOptionsEntry{{Type: "registry", Attrs: attrs}}
 	}
 	return imports, exports

@@ -53,8 +53,8 @@ type Node struct {
 	// terminal view (the log still gets plain lines).
 	Display *Display
 	// Warn, when set, is told what the user should know of a build that
-	// succeeded, in one line (a registry that refused a cache form); the
-	// build's log has it too.
+	// succeeded, in one line (a registry that refused a cache form);
+	// without it, the build's log is.
 	Warn func(string)
 	// Registries say how registries are reached: this process fetches
 	// tokens for buildkitd with their TLS settings. buildkitd's own
@@ -286,12 +286,13 @@ func (n *Node) solve(ctx context.Context, c *bk.Client, opt bk.SolveOpt, job bui
 	return resp, cacheErr, err
 }
 
-// warn says msg in the build's log and, when the node has Warn, to the user.
+// warn says msg to the user through Warn, else in the build's log.
 func (n *Node) warn(log io.Writer, msg string) {
-	fmt.Fprintf(log, "warning: %s\n", msg)
 	if n.Warn != nil {
 		n.Warn(msg)
+		return
 	}
+	fmt.Fprintf(log, "warning: %s\n", msg)
 }
 
 // session is what every solve on the node attaches: credentials from the

@@ -23,6 +23,8 @@ type projectFlags struct {
 	platforms string
 	builder   string
 	logDir    string
+	// cache is set by the commands that build (cacheFlags.register).
+	cache cacheFlags
 }
 
 func (f *projectFlags) register(cmd *cobra.Command) {
@@ -47,7 +49,7 @@ func (f *projectFlags) plan(cfg *config.Config, args []string, noArchTags bool) 
 	if err != nil {
 		return nil, err
 	}
-	return pipeline.NewPlan(cfg, args, pipeline.Options{Platforms: ps, NoArchTags: noArchTags})
+	return pipeline.NewPlan(cfg, args, pipeline.Options{Platforms: ps, NoArchTags: noArchTags, NoCache: f.cache.noCache, NoCacheExport: f.cache.noExport})
 }
 
 func (f *projectFlags) localOptions(cfg *config.Config) localnode.Options {
@@ -57,7 +59,7 @@ func (f *projectFlags) localOptions(cfg *config.Config) localnode.Options {
 // localOptionsFor locates the local builder node for a project, which
 // pushes to the project's registry.
 func localOptionsFor(cfg *config.Config, builderDir string) localnode.Options {
-	o := localnode.Options{Dir: builderDir}
+	o := localnode.Options{Dir: builderDir, Settings: registriesOf(cfg)}
 	if cfg.Registry != "" {
 		o.Registries = []string{cfg.Registry}
 	}
@@ -73,6 +75,12 @@ func newBuildCmd(g *globals) *cobra.Command {
 BuildKit solve, run on the builder node that builds that platform natively,
 else on the local node under QEMU emulation (started on demand), in parallel
 up to each node's capacity. Each result is pushed under its arch-named ref.
+
+Each build imports its BuildKit cache from the registry and exports it
+there again (one ref per image, version and platform: images[].cache), so a
+fresh builder node rebuilds an unchanged commit without running its steps;
+--no-cache runs every step again, --no-cache-export leaves the registry's
+cache alone.
 
 BuildKit's own progress is streamed: on a terminal its tty view of every
 build at once, each step under its build's name; elsewhere plain lines, each
@@ -91,7 +99,7 @@ tail and error, the others go on, and the exit status is 1.`,
 			if err != nil {
 				return err
 			}
-			nodes := pipeline.NodesFor(cfg, f.localOptions(cfg))
+			nodes := builderNodes(g, cfg, &f)
 			warnEmulatedCompiles(g, plan, nodes)
 			as, err := nodes.Route(cmd.Context(), plan.Jobs())
 			if err != nil {
@@ -120,6 +128,7 @@ tail and error, the others go on, and the exit status is 1.`,
 		},
 	}
 	f.register(cmd)
+	f.cache.register(cmd.Flags())
 	return cmd
 }
 

@@ -42,7 +42,9 @@ the published name gives that platform's tested digest.
 An index is written only when every required platform built and passed its
 tests; otherwise the previously published index is left untouched and the
 failing image, version and platform are named. Optional platforms that fail
-are left out and reported. A rerun rebuilds from BuildKit's cache, skips tests
+are left out and reported. A rerun rebuilds from BuildKit's cache (kept in
+the registry too, per image, version and platform, so a fresh builder node
+has it: --no-cache, --no-cache-export), skips tests
 that passed for the same digest and spec (their results are kept in the
 registry as referrers), and never republishes an unchanged index.
 
@@ -83,7 +85,7 @@ platform, node, duration and test result.`,
 			if err != nil {
 				return err
 			}
-			nodes := pipeline.NodesFor(cfg, f.localOptions(cfg))
+			nodes := builderNodes(g, cfg, &f)
 			if dryRun {
 				if err := printPlan(g.stdout, plan, nodes); err != nil {
 					return err
@@ -127,6 +129,7 @@ platform, node, duration and test result.`,
 		},
 	}
 	f.register(cmd)
+	f.cache.register(cmd.Flags())
 	rf.register(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&registry, "registry", "", "registry for repositories that name none (overrides polyarch.yaml's registry:)")
