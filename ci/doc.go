@@ -13,7 +13,7 @@
 //
 // Every platform gets a job on its runner (config.CI.Placements: hosted,
 // self-hosted or emulated) running `polyarch release --platform P` with its
-// own builder state, and a last job runs `polyarch publish`. Jobs on
+// own builder state, and a last job runs `polyarch publish --require-publish`. Jobs on
 // self-hosted runners run only on trusted events; pull requests build on
 // GitHub-hosted runners, pushing to a registry inside the job.
 //

@@ -145,7 +145,7 @@ func (w *github) header() string {
 		"Each platform is released by its own job (polyarch release --platform P, with",
 		"its own builder state); the publish job needs them all and publishes each",
 		"index only when every required platform was pushed, tested and built from",
-		"this commit (polyarch publish, which exits 1 naming what is missing).",
+		"this commit (polyarch publish --require-publish: exit 1 naming what is missing).",
 	}
 	if len(self) > 0 {
 		lines = append(lines, "",
@@ -302,7 +302,7 @@ func (w *github) publishJob(needs []string) *mapping {
 		steps = append(steps, l)
 	}
 	script := w.selection(config.Placement{}, pushCase) +
-		"polyarch publish -f " + w.config + w.registryFlag() + " \"$@\""
+		"polyarch publish -f " + w.config + " --require-publish" + w.registryFlag() + " \"$@\""
 	steps = append(steps, newMapping().set("name", "Publish").set("run", script))
 	j.set("steps", sequence(steps...))
 	return j

@@ -190,7 +190,7 @@ func TestGitHubWorkflowShape(t *testing.T) {
 	if !slices.Equal(pub.Needs, releases) {
 		t.Errorf("publish needs %v, want %v", pub.Needs, releases)
 	}
-	if last := pub.Steps[len(pub.Steps)-1].Run; !strings.Contains(last, `polyarch publish -f polyarch.yaml --registry docker.io "$@"`) {
+	if last := pub.Steps[len(pub.Steps)-1].Run; !strings.Contains(last, `polyarch publish -f polyarch.yaml --require-publish --registry docker.io "$@"`) {
 		t.Errorf("publish runs\n%s", last)
 	}
 

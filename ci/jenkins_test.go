@@ -148,7 +148,7 @@ func TestJenkinsJobsRender(t *testing.T) {
 	for job, want := range map[string]struct{ node, command string }{
 		"validation-polyarch-linux-amd64": {"ubuntu1804-docker-8c-8g", `polyarch release -f polyarch.yaml --platform linux/amd64 --builder-dir "$dir" --registry docker.io`},
 		"validation-polyarch-linux-arm64": {"ubuntu1804-docker-aarch64-4c-16g", `polyarch release -f polyarch.yaml --platform linux/arm64 --builder-dir "$dir" --registry docker.io`},
-		"validation-polyarch-publish":     {"ubuntu1804-docker-8c-8g", `polyarch publish -f polyarch.yaml --registry docker.io`},
+		"validation-polyarch-publish":     {"ubuntu1804-docker-8c-8g", `polyarch publish -f polyarch.yaml --require-publish --registry docker.io`},
 	} {
 		j := jobs[job]
 		if j.AssignedNode != want.node {
