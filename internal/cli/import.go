@@ -44,9 +44,6 @@ then published as one multi-arch name with 'polyarch manifest push'.`,
 			if err != nil {
 				return err
 			}
-			if rf.jobs < 1 {
-				return usagef("--jobs %d: must be at least 1", rf.jobs)
-			}
 			o := importer.Options{Cmd: cmdArgs, Entrypoint: entrypoint, Env: env}
 			if created != "" {
 				if o.Created, err = time.Parse(time.RFC3339, created); err != nil {

@@ -69,9 +69,6 @@ platform, node, duration and test result.`,
   polyarch release --report run.json --html run.html`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if rf.jobs < 1 {
-				return usagef("--jobs %d: must be at least 1", rf.jobs)
-			}
 			// Load and plan check the whole file (test specs, every rendered
 			// tag and archRef) before anything is built, dry run or not.
 			cfg, err := f.load()

@@ -53,9 +53,6 @@ when the command line is wrong.`,
 			if err != nil {
 				return err
 			}
-			if rf.jobs < 1 {
-				return usagef("--jobs %d: must be at least 1", rf.jobs)
-			}
 			cfg, err := loadOptionalConfig(cfgFile)
 			if err != nil {
 				return err

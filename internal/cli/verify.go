@@ -41,9 +41,6 @@ files: X findings". Exit status 1 when there is any finding.`,
 			if err != nil {
 				return err
 			}
-			if rf.jobs < 1 {
-				return usagef("--jobs %d: must be at least 1", rf.jobs)
-			}
 			if err := verify.CheckIgnore(ignore...); err != nil {
 				return usagef("--ignore: %v", err)
 			}
