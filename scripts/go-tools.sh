@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned crane and regctl into bin/ from the Go module proxy:
 # the independent clients tests check results with and benchmarks compare
-# against; actionlint and act for the tests of `polyarch ci`. Idempotent: a
+# against; actionlint and act for the tests of `polyarch ci`; cosign, the
+# judge of polyarch's signatures and attestations (test/e2e/sign_test.go,
+# bench/evidence.sh). Idempotent: a
 # tool of the pinned version is kept.
 #
 #   scripts/go-tools.sh          install what is missing
@@ -16,6 +18,7 @@ CRANE_VERSION=v0.22.1
 REGCTL_VERSION=v0.11.7
 ACTIONLINT_VERSION=v1.7.12
 ACT_VERSION=v0.2.89
+COSIGN_VERSION=v2.6.5
 
 CHECK=0
 [ "${1:-}" = --check ] && CHECK=1
@@ -40,4 +43,5 @@ go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
 go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
 go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
 go_tool act github.com/nektos/act "$ACT_VERSION"
+go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign "$COSIGN_VERSION"
 exit $lacking
