@@ -1,0 +1,256 @@
+package evidence
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/sign"
+)
+
+// Options say how Sign signs and what it attaches.
+type Options struct {
+	// Signer signs, in its format (required).
+	Signer *sign.Signer
+	// Remote reaches the registry for reads (client.Options.Remote gives
+	// polyarch's); Sign's ctx replaces any context among them.
+	Remote []remote.Option
+	// NoEvidence signs only: no SBOM, no provenance.
+	NoEvidence bool
+	// Build says how the child with this platform and digest was made; nil,
+	// or a nil result, leaves what its annotations say.
+	Build func(p v1.Platform, digest v1.Hash) *Build
+	// Jobs bounds how many children are handled at once. Default 4.
+	Jobs int
+	// Polyarch names the tool in SBOMs and provenance. Default "polyarch".
+	Polyarch string
+	// OnChild, when set, is called as each child is done.
+	OnChild func(Child)
+}
+
+// DefaultJobs is Options.Jobs' default.
+const DefaultJobs = 4
+
+// Result is what Sign did with an index (or an image) and its children.
+type Result struct {
+	Reference string       `json:"reference"`
+	Digest    v1.Hash      `json:"digest"`
+	MediaType string       `json:"mediaType"`
+	Signature sign.Outcome `json:"signature"`
+	// Children are the index's platforms in index order; empty for an image.
+	Children []Child `json:"children,omitempty"`
+}
+
+// Child is what Sign did with one platform's image.
+type Child struct {
+	Platform  string       `json:"platform"`
+	Digest    v1.Hash      `json:"digest"`
+	Signature sign.Outcome `json:"signature"`
+	// SBOM and Provenance are nil with NoEvidence.
+	SBOM       *sign.Outcome `json:"sbom,omitempty"`
+	Provenance *sign.Outcome `json:"provenance,omitempty"`
+	// BuildKitProvenance counts BuildKit's own provenance statements
+	// attached (signed) beside polyarch's.
+	BuildKitProvenance int `json:"buildkitProvenance,omitempty"`
+	// Files and Packages are what the SBOM lists.
+	Files    int `json:"files,omitempty"`
+	Packages int `json:"packages,omitempty"`
+}
+
+// Sign signs every child of the index ref names, attaches to each its SBOM
+// and its provenance statement (both signed, in the signer's format), and
+// only then signs the index; a single image is handled as one child. Run
+// it after the index is published: what it signs is what the registry
+// holds now, by digest. It is idempotent: a rerun over the same index
+// writes nothing.
+func Sign(ctx context.Context, ref name.Reference, o Options) (*Result, error) {
+	if o.Signer == nil {
+		return nil, errors.New("evidence.Sign: no signer")
+	}
+	if o.Jobs < 1 {
+		o.Jobs = DefaultJobs
+	}
+	if o.Polyarch == "" {
+		o.Polyarch = "polyarch"
+	}
+	ropts := append(slices.Clone(o.Remote), remote.WithContext(ctx))
+	desc, err := remote.Get(ref, ropts...)
+	if err != nil {
+		return nil, fmt.Errorf("signing %s: %w", ref, err)
+	}
+	repo := ref.Context()
+	res := &Result{Reference: ref.String(), Digest: desc.Digest, MediaType: string(desc.MediaType)}
+	switch {
+	case desc.MediaType.IsIndex():
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, fmt.Errorf("signing %s: %w", ref, err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("signing %s: %w", ref, err)
+		}
+		var children []v1.Descriptor
+		for _, d := range im.Manifests {
+			if d.Platform == nil || d.Annotations[annotationReferenceType] == attestationManifest || !d.MediaType.IsImage() {
+				continue
+			}
+			children = append(children, d)
+		}
+		res.Children = make([]Child, len(children))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(o.Jobs)
+		for i, d := range children {
+			g.Go(func() error {
+				img, err := idx.Image(d.Digest)
+				if err != nil {
+					return fmt.Errorf("reading %s (%s): %w", repo.Digest(d.Digest.String()), platform.Format(*d.Platform), err)
+				}
+				c, err := o.child(gctx, repo, img, idx, d, *d.Platform)
+				if err != nil {
+					return err
+				}
+				res.Children[i] = *c
+				if o.OnChild != nil {
+					o.OnChild(*c)
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+	case desc.MediaType.IsImage():
+		// A single image is its own one child; its signature is the result's.
+		img, err := desc.Image()
+		if err != nil {
+			return nil, fmt.Errorf("signing %s: %w", ref, err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("signing %s: %w", ref, err)
+		}
+		p := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+		c, err := o.child(ctx, repo, img, nil, desc.Descriptor, p)
+		if err != nil {
+			return nil, err
+		}
+		res.Children, res.Signature = []Child{*c}, c.Signature
+		return res, nil
+	default:
+		return nil, fmt.Errorf("signing %s: media type %s is neither an index nor an image", ref, desc.MediaType)
+	}
+	res.Signature, err = o.Signer.Sign(ctx, repo, desc.Descriptor)
+	if err != nil {
+		return nil, fmt.Errorf("signing %s: %w", ref, err)
+	}
+	return res, nil
+}
+
+// child signs one platform's image and attaches its evidence.
+func (o Options) child(ctx context.Context, repo name.Repository, img v1.Image, idx v1.ImageIndex, d v1.Descriptor, p v1.Platform) (*Child, error) {
+	c := &Child{Platform: platform.Format(p), Digest: d.Digest}
+	ref := repo.Digest(d.Digest.String())
+	if !o.NoEvidence {
+		c2, err := o.attest(ctx, repo, img, d, p, idx)
+		if err != nil {
+			return nil, err
+		}
+		c.SBOM, c.Provenance, c.BuildKitProvenance, c.Files, c.Packages = c2.SBOM, c2.Provenance, c2.BuildKitProvenance, c2.Files, c2.Packages
+	}
+	var err error
+	c.Signature, err = o.Signer.Sign(ctx, repo, d)
+	if err != nil {
+		return nil, fmt.Errorf("signing %s (%s): %w", ref, c.Platform, err)
+	}
+	return c, nil
+}
+
+// attest attaches an image's SBOM, BuildKit's provenance (when idx holds
+// it) and polyarch's provenance.
+func (o Options) attest(ctx context.Context, repo name.Repository, img v1.Image, d v1.Descriptor, p v1.Platform, idx v1.ImageIndex) (*Child, error) {
+	c := &Child{Platform: platform.Format(p), Digest: d.Digest}
+	ref := repo.Digest(d.Digest.String())
+	s := Subject{Repository: repo, Digest: d.Digest, Platform: p}
+	doc, err := SBOM(ctx, img, s, "polyarch-"+o.Polyarch)
+	if err != nil {
+		return nil, err
+	}
+	c.Files, c.Packages = len(doc.Files), len(doc.Packages)-1
+	out, err := o.Signer.Attest(ctx, repo, d, sign.Statement(d.Digest, SBOMPredicateType, doc))
+	if err != nil {
+		return nil, fmt.Errorf("attaching the SBOM of %s (%s): %w", ref, c.Platform, err)
+	}
+	c.SBOM = &out
+
+	var byproducts []v1.Descriptor
+	if idx != nil {
+		bk, err := buildkitProvenance(idx, d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("reading BuildKit's provenance of %s (%s): %w", ref, c.Platform, err)
+		}
+		for _, b := range bk {
+			byproducts = append(byproducts, b.desc)
+			if b.statement.PredicateType == ProvenancePredicateType {
+				continue // polyarch's own takes that predicate type; this one is named in it
+			}
+			if _, err := o.Signer.Attest(ctx, repo, d, b.statement); err != nil {
+				return nil, fmt.Errorf("attaching BuildKit's provenance of %s (%s): %w", ref, c.Platform, err)
+			}
+			c.BuildKitProvenance++
+		}
+	}
+	b := o.build(img, d, p)
+	out, err = o.Signer.Attest(ctx, repo, d, Provenance(s, b, byproducts))
+	if err != nil {
+		return nil, fmt.Errorf("attaching the provenance of %s (%s): %w", ref, c.Platform, err)
+	}
+	c.Provenance = &out
+	return c, nil
+}
+
+// OCI annotations (and labels) that name where an image came from.
+const (
+	annotationRevision = "org.opencontainers.image.revision"
+	annotationSource   = "org.opencontainers.image.source"
+	annotationVersion  = "org.opencontainers.image.version"
+)
+
+// build is what is known of how a child was made: the caller's Build, else
+// what its manifest annotations or config labels say.
+func (o Options) build(img v1.Image, d v1.Descriptor, p v1.Platform) Build {
+	if o.Build != nil {
+		if b := o.Build(p, d.Digest); b != nil {
+			out := *b
+			if out.Polyarch == "" {
+				out.Polyarch = o.Polyarch
+			}
+			return out
+		}
+	}
+	b := Build{Polyarch: o.Polyarch}
+	labels := map[string]string{}
+	if cf, err := img.ConfigFile(); err == nil {
+		labels = cf.Config.Labels
+	}
+	ann := map[string]string{}
+	if m, err := img.Manifest(); err == nil && m.MediaType != types.DockerManifestSchema2 {
+		ann = m.Annotations
+	}
+	get := func(k string) string {
+		if v := ann[k]; v != "" {
+			return v
+		}
+		return labels[k]
+	}
+	b.Commit, b.Source, b.Version = get(annotationRevision), get(annotationSource), get(annotationVersion)
+	return b
+}

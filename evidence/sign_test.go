@@ -1,0 +1,130 @@
+package evidence_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/polyarch/polyarch/evidence"
+	"github.com/polyarch/polyarch/internal/testutil"
+	"github.com/polyarch/polyarch/sign"
+)
+
+func testKey(t *testing.T) *sign.Key {
+	t.Helper()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := sign.NewKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// buildkitIndex pushes an index of two images, the arm64 one with a
+// BuildKit attestation manifest holding a SLSA v0.2 provenance statement,
+// as BuildKit writes them.
+func buildkitIndex(t *testing.T, host string) (string, map[string]v1.Hash) {
+	t.Helper()
+	repo := host + "/org/app"
+	amd := testutil.Image(t, "linux", "amd64", "", types.OCIManifestSchema1)
+	arm := testutil.Image(t, "linux", "arm64", "", types.OCIManifestSchema1)
+	armDigest, _ := arm.Digest()
+	st := sign.Statement(armDigest, "https://slsa.dev/provenance/v0.2", map[string]any{"builder": map[string]string{"id": "buildkit"}})
+	body, _ := json.Marshal(st)
+	att, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
+		Layer:       static.NewLayer(body, "application/vnd.in-toto+json"),
+		Annotations: map[string]string{"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex),
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
+		mutate.IndexAddendum{Add: att, Descriptor: v1.Descriptor{
+			Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
+			Annotations: map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": armDigest.String()},
+		}},
+	)
+	ref := testutil.Ref(t, repo+":v1")
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	amdDigest, _ := amd.Digest()
+	return ref.String(), map[string]v1.Hash{"linux/amd64": amdDigest, "linux/arm64": armDigest}
+}
+
+func TestSignAttachesEvidenceToEveryChildThenTheIndex(t *testing.T) {
+	ctx := context.Background()
+	reg := testutil.NewRegistry(t)
+	ref, digests := buildkitIndex(t, reg.Host)
+	key := testKey(t)
+	o := evidence.Options{
+		Signer: sign.NewSigner(key),
+		Build: func(p v1.Platform, d v1.Hash) *evidence.Build {
+			native := p.Architecture == "amd64"
+			return &evidence.Build{Image: "app", Version: "v1", Commit: "0123456789abcdef", Node: "local", Native: &native,
+				Test: &evidence.Test{Passed: true, Results: []evidence.TestResult{{Kind: "command", Name: "version", Passed: true}}}}
+		},
+	}
+	res, err := evidence.Sign(ctx, testutil.Ref(t, ref), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Children) != 2 || res.Signature != sign.Written {
+		t.Fatalf("result: %+v", res)
+	}
+	for _, c := range res.Children {
+		if c.Digest != digests[c.Platform] || c.Signature != sign.Written || *c.SBOM != sign.Written || *c.Provenance != sign.Written {
+			t.Errorf("%s: %+v", c.Platform, c)
+		}
+		if want := map[string]int{"linux/arm64": 1}[c.Platform]; c.BuildKitProvenance != want {
+			t.Errorf("%s: %d BuildKit provenance statements attached, want %d", c.Platform, c.BuildKitProvenance, want)
+		}
+		ev, err := sign.Find(ctx, testutil.Ref(t, ref).Context().Digest(c.Digest.String()), []*sign.PublicKey{key.Public()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prov := ev.Attested(evidence.ProvenancePredicateType)
+		if prov == nil || prov.Key == nil {
+			t.Fatalf("%s: no signed provenance: %+v", c.Platform, ev.Attestations)
+		}
+		s, err := evidence.ReadProvenance(prov.Predicate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec := map[string]string{"linux/amd64": "native", "linux/arm64": "emulated"}[c.Platform]
+		if s.Platform != c.Platform || s.Commit != "0123456789abcdef" || s.Node != "local" || s.Execution != exec || s.Tested == nil || !*s.Tested {
+			t.Errorf("%s: provenance %+v", c.Platform, s)
+		}
+		if bk := ev.Attested("https://slsa.dev/provenance/v0.2"); (bk != nil && bk.Key != nil) != (c.Platform == "linux/arm64") {
+			t.Errorf("%s: BuildKit's provenance attached and signed: %v", c.Platform, bk != nil)
+		}
+	}
+
+	again, err := evidence.Sign(ctx, testutil.Ref(t, ref), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Signature != sign.Unchanged {
+		t.Errorf("the index signed again: %v", again.Signature)
+	}
+	for _, c := range again.Children {
+		if c.Signature != sign.Unchanged || *c.SBOM != sign.Unchanged || *c.Provenance != sign.Unchanged {
+			t.Errorf("%s signed again: %+v", c.Platform, c)
+		}
+	}
+}

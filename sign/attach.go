@@ -1,0 +1,43 @@
+package sign
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/in-toto/in-toto-golang/in_toto"
+)
+
+// Sign signs the manifest subject describes (an image or an index) in repo,
+// in the signer's format. It writes nothing when the key has already signed
+// it there (in that format).
+func (s *Signer) Sign(ctx context.Context, repo name.Repository, subject v1.Descriptor) (Outcome, error) {
+	switch s.format {
+	case TagFormat:
+		return s.signTag(ctx, repo, subject)
+	case ReferrersFormat:
+		return s.attestReferrers(ctx, repo, subject, Statement(subject.Digest, CosignSignPredicateType, nil))
+	}
+	return 0, fmt.Errorf("signature format %v", s.format)
+}
+
+// Attest attaches st, signed, to the manifest subject describes. st must be
+// about subject's digest. It replaces the signer's earlier attestation of
+// the same predicate type, and writes nothing when that one is st.
+func (s *Signer) Attest(ctx context.Context, repo name.Repository, subject v1.Descriptor, st *in_toto.Statement) (Outcome, error) {
+	about := false
+	for _, d := range subjects(st) {
+		about = about || d == subject.Digest
+	}
+	if !about {
+		return 0, fmt.Errorf("attesting %s: the %s statement is about %v, not this manifest", repo.Digest(subject.Digest.String()), st.PredicateType, subjects(st))
+	}
+	switch s.format {
+	case TagFormat:
+		return s.attestTag(ctx, repo, subject, st)
+	case ReferrersFormat:
+		return s.attestReferrers(ctx, repo, subject, st)
+	}
+	return 0, fmt.Errorf("signature format %v", s.format)
+}
