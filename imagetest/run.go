@@ -26,9 +26,11 @@ import (
 	"github.com/polyarch/polyarch/verify"
 )
 
-// Executor runs processes in a container of an image: a BuildKit node.
+// Executor runs processes in containers of an image: a BuildKit node.
 type Executor interface {
-	Exec(ctx context.Context, ref string, p v1.Platform, log io.Writer, fn func(run buildkit.RunFunc) error) error
+	// Exec pulls image ref for platform p and calls fn with a RunFunc that
+	// runs each process in a container of its own, with o's mounts.
+	Exec(ctx context.Context, ref string, p v1.Platform, o buildkit.ExecOptions, fn func(run buildkit.RunFunc) error) error
 }
 
 // Kinds of test.
@@ -37,6 +39,7 @@ const (
 	KindCommand  = result.KindCommand
 	KindFile     = result.KindFile
 	KindMetadata = result.KindMetadata
+	KindJob      = result.KindJob
 )
 
 // Result is the outcome of one test on one platform. It lives in package
@@ -51,6 +54,9 @@ type Options struct {
 	Log io.Writer
 	// Ignore are globs of paths the layer scan skips.
 	Ignore []string
+	// LogDir keeps each job's output, a file per job and platform; default
+	// polyarch-jobs in the temporary directory.
+	LogDir string
 }
 
 // maxCapture bounds how much of a command's output or a file's content is
@@ -101,7 +107,7 @@ func Run(ctx context.Context, t *Target, spec *Spec, ex Executor, o Options) ([]
 		add(r)
 	}
 	if spec.ArchEnabled() || len(spec.Commands) > 0 {
-		err := ex.Exec(ctx, t.Ref, t.Platform, o.Log, func(run buildkit.RunFunc) error {
+		err := ex.Exec(ctx, t.Ref, t.Platform, buildkit.ExecOptions{Log: o.Log}, func(run buildkit.RunFunc) error {
 			if spec.ArchEnabled() {
 				add(unameTest(ctx, run, t))
 			}
@@ -117,6 +123,13 @@ func Run(ctx context.Context, t *Target, spec *Spec, ex Executor, o Options) ([]
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", t.Ref, plat, err)
 		}
+	}
+	for _, j := range spec.Jobs {
+		r, err := jobTest(ctx, ex, t, j, o)
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): job %s: %w", t.Ref, plat, j.label(), err)
+		}
+		add(r)
 	}
 	return out, nil
 }

@@ -37,7 +37,7 @@ type fakeProc struct {
 	err            error
 }
 
-func (f *fakeExecutor) Exec(ctx context.Context, ref string, p v1.Platform, log io.Writer, fn func(run buildkit.RunFunc) error) error {
+func (f *fakeExecutor) Exec(ctx context.Context, ref string, p v1.Platform, o buildkit.ExecOptions, fn func(run buildkit.RunFunc) error) error {
 	f.mu.Lock()
 	f.refs = append(f.refs, ref)
 	f.mu.Unlock()

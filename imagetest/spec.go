@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -38,6 +39,8 @@ type Spec struct {
 	Commands []CommandTest `yaml:"commands"`
 	Files    []FileTest    `yaml:"files"`
 	Metadata *MetadataTest `yaml:"metadata"`
+	// Jobs run a project's build or tests in the image (job.go).
+	Jobs []JobTest `yaml:"jobs"`
 }
 
 // CommandTest runs a command in the image.
@@ -118,6 +121,11 @@ func DecodeSpec(file string, n *yaml.Node) (*Spec, error) {
 	if err := s.check(file); err != nil {
 		return nil, err
 	}
+	if abs, err := filepath.Abs(file); err == nil {
+		for i := range s.Jobs {
+			s.Jobs[i].base = filepath.Dir(abs)
+		}
+	}
 	return &s, nil
 }
 
@@ -196,6 +204,12 @@ func lines(n *yaml.Node, s *Spec) {
 					s.Files[j].line = c.Line
 				}
 			}
+		case "jobs":
+			for j, c := range val.Content {
+				if j < len(s.Jobs) {
+					s.Jobs[j].line = c.Line
+				}
+			}
 		case "metadata":
 			if s.Metadata != nil {
 				s.Metadata.line = val.Line
@@ -241,6 +255,11 @@ func (s *Spec) check(file string) error {
 			if _, err := regexp.Compile(r); err != nil {
 				bad(f.line, "%s: regular expression %q: %v", where, r, err)
 			}
+		}
+	}
+	for i, j := range s.Jobs {
+		for _, msg := range j.check() {
+			bad(j.line, "jobs[%d]: %s", i, msg)
 		}
 	}
 	return errors.Join(errs...)

@@ -114,7 +114,7 @@ func TestLoadSpecErrorsNameFileAndLine(t *testing.T) {
 		{"a file that starts with a comment", "# tests of the agent image\n\ncommands:\n  - shell: a\n    stdot: [x]\n",
 			[]string{": line 5: field stdot not found"}},
 		{"unknown top-level field", "arch: true\ncomands: []\n",
-			[]string{": line 2: field comands not found in the test spec (it has arch, commands, files, metadata)"}},
+			[]string{": line 2: field comands not found in the test spec (it has arch, commands, files, metadata, jobs)"}},
 		{"unknown field of a file test", "files:\n  - path: /a\n    mod: '0755'\n",
 			[]string{": line 3: field mod not found in files[] (it has path, exists, mode, owner, content, contentNot)"}},
 		{"wrong type", "commands:\n  - name: x\n    shell: a\n    exitCode: zero\n",

@@ -11,6 +11,7 @@ const (
 	KindCommand  = "command"
 	KindFile     = "file"
 	KindMetadata = "metadata"
+	KindJob      = "job"
 )
 
 // Result is the outcome of one test on one platform.
@@ -23,6 +24,8 @@ type Result struct {
 	Skipped  bool          `json:"skipped,omitempty"`
 	Message  string        `json:"message,omitempty"`
 	Duration time.Duration `json:"duration"`
+	// Log is the file that keeps a job's whole output.
+	Log string `json:"log,omitempty"`
 }
 
 // Failed reports a test that ran and did not pass.

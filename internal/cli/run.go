@@ -65,7 +65,7 @@ and cmd run.`,
 			proc.Stdout, proc.Stderr = g.stdout, g.stderr
 			var code int
 			log := discardUnlessDebug(g)
-			err = node.Exec(cmd.Context(), target.Ref, target.Platform, log, func(run buildkit.RunFunc) error {
+			err = node.Exec(cmd.Context(), target.Ref, target.Platform, buildkit.ExecOptions{Log: log}, func(run buildkit.RunFunc) error {
 				var err error
 				code, err = run(cmd.Context(), proc)
 				return err
