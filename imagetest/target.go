@@ -17,16 +17,28 @@ import (
 // only, when set, keeps the images whose config names one of its
 // platforms; an error says when none is left.
 func Targets(ctx context.Context, ref name.Reference, only []v1.Platform, opts ...remote.Option) ([]*Target, error) {
-	ins, err := index.Inspect(ctx, ref, opts...)
+	desc, err := remote.Get(ref, append(opts[:len(opts):len(opts)], remote.WithContext(ctx))...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fetching %s: %w", ref, err)
+	}
+	children := []v1.Descriptor{desc.Descriptor}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, fmt.Errorf("reading the index %s: %w", ref, err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("reading the index %s: %w", ref, err)
+		}
+		children = im.Manifests
 	}
 	var out []*Target
-	for _, m := range ins.Manifests {
-		if m.AttestationFor != "" || !m.MediaType.IsImage() {
+	for _, d := range children {
+		if index.IsAttestation(d) || !d.MediaType.IsImage() {
 			continue
 		}
-		t, err := TargetByDigest(ctx, ref.Context().Digest(m.Digest), opts...)
+		t, err := TargetByDigest(ctx, ref.Context().Digest(d.Digest.String()), opts...)
 		if err != nil {
 			return nil, err
 		}

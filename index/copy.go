@@ -89,7 +89,7 @@ func Copy(ctx context.Context, src, dst name.Reference, o CopyOptions, opts ...r
 			return nil, err
 		}
 		for _, d := range im.Manifests {
-			if d.Platform != nil && !isAttestation(d) {
+			if d.Platform != nil && !IsAttestation(d) {
 				res.Platforms = append(res.Platforms, platform.Format(*d.Platform))
 			}
 		}
@@ -150,7 +150,7 @@ func selectPlatforms(src name.Reference, ii v1.ImageIndex, want []v1.Platform) (
 	for _, w := range want {
 		found := false
 		for _, d := range im.Manifests {
-			if d.Platform == nil || isAttestation(d) || !platform.Same(*d.Platform, w) {
+			if d.Platform == nil || IsAttestation(d) || !platform.Same(*d.Platform, w) {
 				continue
 			}
 			add, err := addendumFor(ii, d, mt)
@@ -165,7 +165,7 @@ func selectPlatforms(src name.Reference, ii v1.ImageIndex, want []v1.Platform) (
 		if !found {
 			if have == nil {
 				for _, d := range im.Manifests {
-					if d.Platform != nil && !isAttestation(d) {
+					if d.Platform != nil && !IsAttestation(d) {
 						have = append(have, platform.Format(*d.Platform))
 					}
 				}
@@ -174,7 +174,7 @@ func selectPlatforms(src name.Reference, ii v1.ImageIndex, want []v1.Platform) (
 		}
 	}
 	for _, d := range im.Manifests {
-		if isAttestation(d) && kept[d.Annotations[annotationReferenceDigest]] {
+		if IsAttestation(d) && kept[d.Annotations[annotationReferenceDigest]] {
 			add, err := addendumFor(ii, d, mt)
 			if err != nil {
 				return nil, err

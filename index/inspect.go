@@ -118,7 +118,7 @@ func formatPtr(p *v1.Platform) string {
 
 func describeImage(img v1.Image, d v1.Descriptor) (Manifest, error) {
 	m := Manifest{Platform: formatPtr(d.Platform), Digest: d.Digest.String(), MediaType: d.MediaType, Size: d.Size, Annotations: d.Annotations}
-	if isAttestation(d) {
+	if IsAttestation(d) {
 		m.AttestationFor = d.Annotations[annotationReferenceDigest]
 	}
 	mf, err := img.Manifest()

@@ -400,8 +400,15 @@ const (
 	attestationManifest       = "attestation-manifest"
 )
 
-func isAttestation(d v1.Descriptor) bool {
-	return d.Annotations[annotationReferenceType] == attestationManifest
+// IsAttestation reports whether an index entry is an attestation manifest
+// (BuildKit's provenance and SBOMs) rather than a platform's image: it is
+// marked as one, or its platform is unknown/unknown. Publish, inspect,
+// resolve, verify and the image tests all skip or carry them by this rule.
+func IsAttestation(d v1.Descriptor) bool {
+	if d.Annotations[annotationReferenceType] == attestationManifest {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
 // flatten takes the children of an index source (one platform's when the
@@ -414,7 +421,7 @@ func flatten(src Source, desc *remote.Descriptor, dropAttestations bool, opts []
 	var out []addendum
 	kept := map[string]bool{}
 	for _, d := range im.Manifests {
-		if isAttestation(d) {
+		if IsAttestation(d) {
 			continue
 		}
 		if !d.MediaType.IsImage() {
@@ -454,7 +461,7 @@ func flatten(src Source, desc *remote.Descriptor, dropAttestations bool, opts []
 		return out, nil, nil
 	}
 	for _, d := range im.Manifests {
-		if !isAttestation(d) || !kept[d.Annotations[annotationReferenceDigest]] {
+		if !IsAttestation(d) || !kept[d.Annotations[annotationReferenceDigest]] {
 			continue
 		}
 		img, err := ii.Image(d.Digest)

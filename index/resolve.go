@@ -59,7 +59,7 @@ func NewResolver(ctx context.Context, ref name.Reference, opts ...remote.Option)
 		return nil, err
 	}
 	for _, d := range im.Manifests {
-		if isAttestation(d) || d.Platform == nil {
+		if IsAttestation(d) || d.Platform == nil {
 			continue
 		}
 		r.children = append(r.children, d)

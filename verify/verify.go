@@ -45,6 +45,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
 )
 
@@ -163,7 +164,7 @@ func (v *verifier) index(idx v1.ImageIndex) ([]*child, int, error) {
 		seen         = map[string]string{} // normalised platform -> first digest
 	)
 	for _, d := range m.Manifests {
-		if isAttestation(d) {
+		if index.IsAttestation(d) {
 			attestations++
 			continue
 		}
@@ -226,15 +227,6 @@ func (v *verifier) fetchChild(c *child) error {
 	}
 	c.lintConfig(*p)
 	return nil
-}
-
-// isAttestation reports a buildkit attestation manifest: provenance and
-// SBOMs, not a platform.
-func isAttestation(d v1.Descriptor) bool {
-	if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
-		return true
-	}
-	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }
 
 func (c *child) label() string {
