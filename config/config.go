@@ -34,6 +34,8 @@ type Config struct {
 	CI *CI `yaml:"ci"`
 	// Drift configures polyarch drift (config/drift.go).
 	Drift Drift `yaml:"drift"`
+	// Sign signs what release and publish publish (config/sign.go).
+	Sign *Sign `yaml:"sign"`
 
 	// File is where the config was read from; Dir resolves relative paths.
 	File string `yaml:"-"`
@@ -358,6 +360,7 @@ func (c *Config) validate() error {
 		}
 	}
 	c.validateCI(c.CI, add)
+	c.validateSign(c.Sign, add)
 	errs = append(errs, c.validateRegistries()...)
 	return errors.Join(errs...)
 }
