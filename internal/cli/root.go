@@ -112,7 +112,7 @@ Exit status: 0 success, 1 the operation failed, 2 usage error.`,
 	}
 	root.PersistentFlags().BoolVar(&g.debug, "debug", false, "print error details and debug logs")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newVersionCmd(g), newRegistryCmd(g), newManifestCmd(g), newInspectCmd(g), newResolveCmd(g), newCopyCmd(g), newImportCmd(g), newBuildCmd(g), newBuilderCmd(g), newVerifyCmd(g), newRunCmd(g), newTestCmd(g), newReleaseCmd(g), newPublishCmd(g), newLintCmd(g), newDriftCmd(g), newVersionsCmd(g), newCICmd(g))
+	root.AddCommand(newVersionCmd(g), newRegistryCmd(g), newManifestCmd(g), newInspectCmd(g), newResolveCmd(g), newCopyCmd(g), newImportCmd(g), newBuildCmd(g), newBuilderCmd(g), newVerifyCmd(g), newRunCmd(g), newTestCmd(g), newReleaseCmd(g), newPublishCmd(g), newLintCmd(g), newDriftCmd(g), newVersionsCmd(g), newCICmd(g), newSignCmd(g))
 	// Unknown subcommands and bad arguments are usage errors too.
 	root.Args = func(cmd *cobra.Command, args []string) error {
 		if len(args) > 0 {

@@ -8,9 +8,11 @@ import (
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	var (
-		rf     remoteFlags
-		asJSON bool
-		ignore []string
+		rf         remoteFlags
+		asJSON     bool
+		ignore     []string
+		signatures bool
+		keys       []string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify REF",
@@ -31,10 +33,18 @@ is missing from the repository. A single image is checked against its
 config. Attestation manifests (unknown/unknown) are skipped.
 
 Prints one line per finding, then "verified N platforms, M layers, K ELF
-files: X findings". Exit status 1 when there is any finding.`,
+files: X findings". Exit status 1 when there is any finding.
+
+With --signatures (and one or more --key), checks instead what 'polyarch
+sign' and a release with a sign: section attach: the index signed, and each
+child signed, with an SBOM and a provenance statement that are signed and
+about that child's digest and platform, in either of cosign's formats. It
+prints a table per platform and exits 1 naming each platform and what is
+missing or wrong.`,
 		Example: `  polyarch verify 127.0.0.1:5000/org/agent:v1.4
   polyarch verify reg.example/org/agent:v1.4 --json | jq '.children[].findings[]'
-  polyarch verify golang:1.24 --ignore 'usr/local/go/src/**/testdata'`,
+  polyarch verify golang:1.24 --ignore 'usr/local/go/src/**/testdata'
+  polyarch verify 127.0.0.1:5000/org/agent:v1.4 --signatures --key cosign.pub`,
 		Args: exactArgs(1, "REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := rf.parseRef("REF", args[0])
@@ -43,6 +53,9 @@ files: X findings". Exit status 1 when there is any finding.`,
 			}
 			if err := verify.CheckIgnore(ignore...); err != nil {
 				return usagef("--ignore: %v", err)
+			}
+			if signatures || len(keys) > 0 {
+				return verifySignatures(cmd.Context(), g, ref, &rf, signatures, keys, asJSON)
 			}
 			rep, err := verify.Verify(cmd.Context(), ref,
 				verify.WithRemote(rf.client().Remote(cmd.Context())...),
@@ -64,6 +77,8 @@ files: X findings". Exit status 1 when there is any finding.`,
 	}
 	rf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&signatures, "signatures", false, "check signatures, SBOMs and provenance (with --key) instead of the binaries")
+	cmd.Flags().StringArrayVar(&keys, "key", nil, "with --signatures: a public key that signatures must verify with (a file or env://VAR; repeatable: any of them)")
 	cmd.Flags().StringArrayVar(&ignore, "ignore", nil, "skip files whose path in a layer matches this glob (repeatable; ** matches any directories, a matched directory skips what is beneath)")
 	return cmd
 }
