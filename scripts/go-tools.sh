@@ -3,7 +3,8 @@
 # the independent clients tests check results with and benchmarks compare
 # against; actionlint and act for the tests of `polyarch ci`; cosign, the
 # judge of polyarch's signatures and attestations (test/e2e/sign_test.go,
-# bench/evidence.sh). Idempotent: a
+# bench/evidence.sh); distribution's own registry, the plain one without a
+# referrers API (test/e2e/plainregistry_test.go). Idempotent: a
 # tool of the pinned version is kept.
 #
 #   scripts/go-tools.sh          install what is missing
@@ -19,6 +20,7 @@ REGCTL_VERSION=v0.11.7
 ACTIONLINT_VERSION=v1.7.12
 ACT_VERSION=v0.2.89
 COSIGN_VERSION=v2.6.5
+REGISTRY_VERSION=v3.1.2
 
 CHECK=0
 [ "${1:-}" = --check ] && CHECK=1
@@ -44,4 +46,5 @@ go_tool regctl github.com/regclient/regclient/cmd/regctl "$REGCTL_VERSION"
 go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
 go_tool act github.com/nektos/act "$ACT_VERSION"
 go_tool cosign github.com/sigstore/cosign/v2/cmd/cosign "$COSIGN_VERSION"
+go_tool registry github.com/distribution/distribution/v3/cmd/registry "$REGISTRY_VERSION"
 exit $lacking

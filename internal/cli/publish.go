@@ -63,6 +63,7 @@ index that is already there writes nothing and says unchanged.`,
 			if err != nil {
 				return err
 			}
+			sayReferrers(ctx, g.stderr, plan, rf.client().Remote(ctx))
 			started := time.Now()
 			results, pubErr := pipeline.Publish(ctx, plan, pipeline.PublishOptions{
 				Remote: rf.client().Remote(ctx), DryRun: dryRun, Force: force,

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/config"
@@ -43,4 +47,15 @@ func builderNodes(g *globals, cfg *config.Config, f *projectFlags) *pipeline.Bui
 		n.Registries = regs
 	}
 	return nodes
+}
+
+// sayReferrers tells, once per registry the plan's test records go to,
+// whether it has the referrers API or gets the tag schema; a registry that
+// cannot be asked is left to the run's own error.
+func sayReferrers(ctx context.Context, w io.Writer, plan *pipeline.Plan, opts []remote.Option) {
+	for _, r := range pipeline.ReferrersModes(ctx, plan, opts...) {
+		if r.Err == nil {
+			fmt.Fprintln(w, r.Mode.Line(r.Host))
+		}
+	}
 }

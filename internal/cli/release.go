@@ -91,6 +91,7 @@ platform, node, duration and test result.`,
 				return nil
 			}
 			warnEmulatedCompiles(g, plan, nodes)
+			sayReferrers(ctx, g.stderr, plan, rf.client().Remote(ctx))
 			var buildLog io.Writer
 			if !quietBuild {
 				buildLog = g.stderr
