@@ -4,8 +4,15 @@
 // Credentials come from the Docker config ($DOCKER_CONFIG/config.json, else
 // ~/.docker/config.json) and the credential helpers it names, through
 // go-containerregistry's default keychain; Docker Hub's token auth is handled
-// there too. Loopback and *.local registries are spoken to over plain HTTP;
-// any other registry only with Options.Insecure.
+// there too.
+//
+// TLS and trust (see Registries): a registry's own CAs and client
+// certificates come from Options.Registries (polyarch.yaml's registries:)
+// and Docker's certs.d; a certificate refused is a TrustError naming the
+// registry. Plain HTTP goes to loopback registries (IsLoopback) and to those
+// marked insecure (Options.Insecure, or Registry.Insecure), never to any
+// other: go-containerregistry would also try it for private addresses and
+// *.local names, and the transport refuses it (PlainHTTPError).
 //
 // Retries (see Retry): each request that fails transiently (a dropped
 // connection, 408, 429, 5xx) is sent again on its own, with exponential
@@ -40,10 +47,16 @@ type Options struct {
 	// Keychain resolves credentials; default the Docker config and its helpers.
 	Keychain authn.Keychain
 	// Transport is the base HTTP transport; default http.DefaultTransport.
+	// An *http.Transport is cloned for hosts with TLS settings of their
+	// own; another RoundTripper serves every host as it is.
 	Transport http.RoundTripper
 	// Retry says how failed requests are tried again; the zero value is
 	// the defaults that Retry documents.
 	Retry Retry
+	// Registries say how each registry host is reached: its CAs and client
+	// certificates (certs.d included), plain HTTP for an insecure one. The
+	// zero value reads DefaultCertsDirs.
+	Registries Registries
 }
 
 // DefaultJobs is how many blobs move at once unless Options.Jobs says otherwise.
@@ -98,19 +111,24 @@ func (o Options) access() *access {
 	if keychain == nil {
 		keychain = authn.DefaultKeychain
 	}
-	base := o.Transport
-	if base == nil {
-		base = baseTransport
+	t := &trusting{registries: o.Registries, insecureAll: o.Insecure}
+	switch base := o.Transport.(type) {
+	case nil:
+		t.base, t.tlsBase = baseTransport, baseTransport
 		if o.Insecure {
-			base = insecureTransport
+			t.base, t.tlsBase = insecureTransport, insecureTransport
 		}
+	case *http.Transport:
+		t.base, t.tlsBase = base, base
+	default:
+		t.base = base // the caller's: no TLS settings of a host's own
 	}
 	jobs := o.Jobs
 	if jobs <= 0 {
 		jobs = DefaultJobs
 	}
 	retry := o.Retry.withDefaults()
-	return &access{keychain: keychain, transport: &retrying{next: base, retry: retry}, userAgent: UserAgent, jobs: jobs, retry: retry}
+	return &access{keychain: keychain, transport: &retrying{next: t, retry: retry}, userAgent: UserAgent, jobs: jobs, retry: retry}
 }
 
 // The base transports of Options without one of their own, shared so that

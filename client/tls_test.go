@@ -1,15 +1,26 @@
 package client_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/polyarch/polyarch/client"
 )
@@ -83,4 +94,106 @@ func keyPEM(t *testing.T, c tls.Certificate) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+func quietRegistry() http.Handler {
+	return ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))
+}
+
+// mapDial is a transport whose every connection goes to addr, whatever the
+// host asked (a name the test gives a server on loopback), counting dials.
+func mapDial(addr string, dials *atomic.Int32) *http.Transport {
+	return &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}}
+}
+
+// A registry with a private CA, by a name that is not loopback: trusted
+// with the CA from the options or from certs.d, refused without, and the
+// error names the registry and the certificate problem.
+func TestRemoteTrustsAPrivateCA(t *testing.T) {
+	srv := httptest.NewUnstartedServer(quietRegistry())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
+	srv.StartTLS()                                   // its certificate names example.com
+	defer srv.Close()
+	host := "example.com:" + srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	var dials atomic.Int32
+	tr := mapDial(srv.Listener.Addr().String(), &dials)
+	ca := writePEM(t, srv, filepath.Join(t.TempDir(), "ca.pem"))
+	certsD := t.TempDir()
+	writePEM(t, srv, filepath.Join(certsD, host, "ca.crt"))
+	ctx := context.Background()
+	ref, _ := name.ParseReference(host + "/org/app:v1")
+	img, _ := random.Image(64, 1)
+
+	for _, tc := range []struct {
+		name string
+		regs client.Registries
+	}{
+		{"CA in the options", client.Registries{Hosts: map[string]client.Registry{host: {CA: []string{ca}}}, CertsDirs: []string{}}},
+		{"CA in certs.d", client.Registries{CertsDirs: []string{certsD}}},
+	} {
+		o := client.Options{Transport: tr, Registries: tc.regs}
+		if err := remote.Write(ref, img, o.Remote(ctx)...); err != nil {
+			t.Errorf("%s: push: %v", tc.name, err)
+		}
+		if _, err := remote.Head(ref, o.Remote(ctx)...); err != nil {
+			t.Errorf("%s: head: %v", tc.name, err)
+		}
+	}
+
+	o := client.Options{Transport: tr, Registries: client.Registries{CertsDirs: []string{}}}
+	_, err := remote.Head(ref, o.Remote(ctx)...)
+	var te *client.TrustError
+	if !errors.As(err, &te) || te.Host != host || !strings.Contains(err.Error(), "certificate signed by unknown authority") ||
+		!strings.Contains(err.Error(), "registry "+host+" is not trusted") {
+		t.Errorf("without the CA: %v", err)
+	}
+}
+
+// Plain HTTP goes to loopback registries and to those marked insecure,
+// never to another, whatever go-containerregistry would try (it falls back
+// to plain HTTP for private addresses and *.local names).
+func TestPlainHTTPOnlyToLoopbackAndInsecureRegistries(t *testing.T) {
+	var handled atomic.Int32
+	reg := quietRegistry()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handled.Add(1)
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	var dials atomic.Int32
+	tr := mapDial(srv.Listener.Addr().String(), &dials)
+	ctx := context.Background()
+	img, _ := random.Image(64, 1)
+
+	// Marked insecure: HTTPS first, then plain HTTP.
+	insecure := "insecure.example:" + port
+	o := client.Options{Transport: tr, Registries: client.Registries{Hosts: map[string]client.Registry{insecure: {Insecure: true}}, CertsDirs: []string{}}}
+	ref, _ := name.ParseReference(insecure + "/org/app:v1")
+	if err := remote.Write(ref, img, o.Remote(ctx)...); err != nil {
+		t.Fatalf("push to an insecure registry: %v", err)
+	}
+
+	// Not marked: a private address, which go-containerregistry would speak
+	// plain HTTP to (mapDial never dials it). The request is refused before
+	// any byte of it is sent.
+	for _, h := range []string{"10.255.255.1:" + port, "ghcr.example:" + port} {
+		before := handled.Load()
+		o = client.Options{Transport: tr, Registries: client.Registries{CertsDirs: []string{}}}
+		ref, _ = name.ParseReference(h + "/org/app:v1")
+		_, err := remote.Head(ref, o.Remote(ctx)...)
+		if err == nil {
+			t.Errorf("%s: a plain-HTTP registry answered a registry that is neither loopback nor insecure", h)
+		}
+		if n := handled.Load() - before; n != 0 {
+			t.Errorf("%s: %d plain-HTTP requests reached the registry: %v", h, n, err)
+		}
+		var pe *client.PlainHTTPError
+		if strings.HasPrefix(h, "10.") && (!errors.As(err, &pe) || pe.Host != h) {
+			t.Errorf("%s: %v, want plain HTTP refused naming the registry", h, err)
+		}
+	}
 }
