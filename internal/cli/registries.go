@@ -26,6 +26,16 @@ func registriesOf(cfg *config.Config) client.Registries {
 	return r
 }
 
+// forProject is how the project's commands reach registries: the flags,
+// and polyarch.yaml's registries: (cfg may be nil).
+func (f *remoteFlags) forProject(cfg *config.Config) client.Options {
+	o := f.client()
+	if cfg != nil {
+		o.Registries = registriesOf(cfg)
+	}
+	return o
+}
+
 // cacheFlags turn the registry cache off for one run of build or release.
 type cacheFlags struct{ noCache, noExport bool }
 

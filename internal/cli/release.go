@@ -87,11 +87,11 @@ platform, node, duration and test result.`,
 				if err := printPlan(g.stdout, plan, nodes); err != nil {
 					return err
 				}
-				printPreview(ctx, g.stdout, plan, rf.client().Remote(ctx))
+				printPreview(ctx, g.stdout, plan, rf.forProject(cfg).Remote(ctx))
 				return nil
 			}
 			warnEmulatedCompiles(g, plan, nodes)
-			sayReferrers(ctx, g.stderr, plan, rf.client().Remote(ctx))
+			sayReferrers(ctx, g.stderr, plan, rf.forProject(cfg).Remote(ctx))
 			var buildLog io.Writer
 			if !quietBuild {
 				buildLog = g.stderr
@@ -102,7 +102,7 @@ platform, node, duration and test result.`,
 				buildLog = nil
 			}
 			rep, relErr := pipeline.Release(ctx, plan, nodes, pipeline.ReleaseOptions{
-				LogDir: f.logs(cfg), Remote: rf.client().Remote(ctx), OnEvent: view.Event, BuildLog: buildLog, Force: force,
+				LogDir: f.logs(cfg), Remote: rf.forProject(cfg).Remote(ctx), OnEvent: view.Event, BuildLog: buildLog, Force: force,
 			})
 			if rep == nil {
 				return relErr

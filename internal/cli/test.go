@@ -57,7 +57,7 @@ when the command line is wrong.`,
 			if err != nil {
 				return err
 			}
-			o := pipeline.TestOptions{Platforms: ps, Client: rf.client()}
+			o := pipeline.TestOptions{Platforms: ps, Client: rf.forProject(cfg)}
 			if specFile != "" {
 				if o.Spec, err = imagetest.LoadSpec(specFile); err != nil {
 					return err
@@ -77,7 +77,7 @@ when the command line is wrong.`,
 			}
 			nodes := pipeline.NodesFor(cfg, localOptionsFor(cfg, builder))
 			nodeFor := func(ctx context.Context, p v1.Platform) (imagetest.Executor, error) { return nodes.ForPlatform(ctx, p) }
-			results, err := imagetest.RunAll(ctx, jobs, nodeFor, imagetest.Options{Remote: rf.client().Remote(ctx), Log: discardUnlessDebug(g), Ignore: ignore})
+			results, err := imagetest.RunAll(ctx, jobs, nodeFor, imagetest.Options{Remote: rf.forProject(cfg).Remote(ctx), Log: discardUnlessDebug(g), Ignore: ignore})
 			if err != nil {
 				return err
 			}
