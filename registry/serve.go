@@ -55,7 +55,7 @@ func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() {
 		if r.opts.tlsCert != "" {
-			errc <- srv.ServeTLS(ln, r.opts.tlsCert, r.opts.tlsKey)
+			errc <- srv.ServeTLS(plainHTTPLogger{Listener: ln, log: r.opts.logWriter()}, r.opts.tlsCert, r.opts.tlsKey)
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -98,6 +98,40 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// plainHTTPLogger names, in the request log, each client that speaks
+// plain HTTP to the TLS port: Go's server answers it 400 and logs nothing.
+type plainHTTPLogger struct {
+	net.Listener
+	log io.Writer
+}
+
+func (l plainHTTPLogger) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.log == io.Discard {
+		return c, err
+	}
+	return &firstBytes{Conn: c, log: l.log}, nil
+}
+
+// firstBytes looks at the first bytes a client sends: a TLS connection
+// starts with a handshake record (0x16), an HTTP request with a method.
+type firstBytes struct {
+	net.Conn
+	log  io.Writer
+	seen bool
+}
+
+func (c *firstBytes) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if !c.seen && n > 0 {
+		c.seen = true
+		if b[0] >= 'A' && b[0] <= 'Z' {
+			fmt.Fprintf(c.log, "%s plain HTTP request from %s refused: this registry serves HTTPS\n", time.Now().UTC().Format(time.RFC3339), c.RemoteAddr())
+		}
+	}
+	return n, err
 }
 
 // requestLog writes one line per request: method, path, status, bytes, time.

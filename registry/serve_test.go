@@ -16,7 +16,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -338,4 +340,63 @@ func TestGarbageCollectPrunesReferrersItDeleted(t *testing.T) {
 	if _, err := remote.Image(ref); err != nil {
 		t.Errorf("the tagged subject did not survive gc: %v", err)
 	}
+}
+
+// A client that speaks plain HTTP to the TLS port is refused by Go's server
+// without a word in any log; the registry's request log names it, so that
+// an operator can see who sends requests (and perhaps passwords) in clear.
+func TestTLSLogsPlainHTTPRequests(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	var log syncLog
+	reg, err := registry.New(context.Background(), registry.WithRoot(t.TempDir()), registry.WithTLS(certFile, keyFile), registry.WithRequestLog(&log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := reg.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- reg.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	host := ln.Addr().String()
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	resp, err := (&http.Client{Transport: tr}).Get("https://" + host + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if strings.Contains(log.String(), "plain HTTP") {
+		t.Fatalf("an HTTPS request logged as plain HTTP:\n%s", log.String())
+	}
+	resp, err = http.Get("http://" + host + "/v2/")
+	if err == nil {
+		resp.Body.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), "plain HTTP request from 127.0.0.1:") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !regexp.MustCompile(`(?m) plain HTTP request from 127\.0\.0\.1:\d+ refused: this registry serves HTTPS$`).MatchString(log.String()) {
+		t.Errorf("the request log does not name the plain-HTTP client:\n%s", log.String())
+	}
+}
+
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
