@@ -20,6 +20,7 @@ import (
 	"github.com/polyarch/polyarch/config"
 	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/sign"
 )
 
 // A release may be split across machines: one CI job per architecture, each
@@ -193,6 +194,8 @@ type GatherOptions struct {
 	// Local is what this run did, by platform (platform.Format); the
 	// other platforms are read from the registry.
 	Local map[string]*Local
+	// Signing, when set, makes only test records signed by its RecordKeys count.
+	Signing *Signing
 }
 
 // gatherers bounds how many platforms are read at once.
@@ -215,7 +218,7 @@ func Gather(ctx context.Context, u *Unit, spec string, o GatherOptions) (*UnitSt
 	g.SetLimit(gatherers)
 	for i, t := range u.Targets {
 		g.Go(func() error {
-			s, err := gatherPlatform(gctx, u, t, st, spec, o.Local[platform.Format(t.Platform)], o.Remote)
+			s, err := gatherPlatform(gctx, u, t, st, spec, o.Local[platform.Format(t.Platform)], o.Signing, o.Remote)
 			st.Platforms[i] = s
 			return err
 		})
@@ -226,7 +229,7 @@ func Gather(ctx context.Context, u *Unit, spec string, o GatherOptions) (*UnitSt
 	return st, nil
 }
 
-func gatherPlatform(ctx context.Context, u *Unit, t *Target, st *UnitState, spec string, local *Local, ropts []remote.Option) (*PlatformState, error) {
+func gatherPlatform(ctx context.Context, u *Unit, t *Target, st *UnitState, spec string, local *Local, signing *Signing, ropts []remote.Option) (*PlatformState, error) {
 	opts := withContext(ctx, ropts)
 	ref, err := lookupRef(u, t)
 	if err != nil {
@@ -288,11 +291,17 @@ func gatherPlatform(ctx context.Context, u *Unit, t *Target, st *UnitState, spec
 			repos = append(repos, r)
 		}
 	}
+	var keys []*sign.PublicKey
+	if signing != nil {
+		keys = signing.RecordKeys
+	}
+	unsigned := 0
 	for _, repo := range repos {
-		rec, err := FindTestRecord(ctx, repo.Digest(s.Digest), t.Platform, spec, ropts...)
+		rec, n, err := findTestRecord(ctx, repo.Digest(s.Digest), platform.Format(t.Platform), spec, keys, ropts)
 		if err != nil {
 			return nil, err
 		}
+		unsigned += n
 		if rec != nil {
 			s.Record = rec
 			break
@@ -301,6 +310,9 @@ func gatherPlatform(ctx context.Context, u *Unit, t *Target, st *UnitState, spec
 	s.Wait, s.Detail = verdict(s.Record)
 	if s.Record == nil {
 		s.Detail = "no test record of " + short(s.Digest) + " for the current test spec"
+		if unsigned > 0 {
+			s.Detail = fmt.Sprintf("no test record of %s signed by a key of sign: (%d unsigned or signed by another key)", short(s.Digest), unsigned)
+		}
 	}
 	return s, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/polyarch/polyarch/build"
 	"github.com/polyarch/polyarch/config"
+	"github.com/polyarch/polyarch/evidence"
 	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/platform"
@@ -84,6 +85,10 @@ type PublishOptions struct {
 	Settle time.Duration
 	// OnEvent, when set, is called at every step.
 	OnEvent func(Event)
+	// Signing, when set (polyarch.yaml's sign:), signs every child and the
+	// index once published, with each child's SBOM and provenance, and
+	// makes only test records signed by its RecordKeys count.
+	Signing *Signing
 }
 
 // DefaultSettle is PublishOptions.Settle's default.
@@ -106,6 +111,8 @@ type PublishResult struct {
 	Resolved []index.Resolution `json:"resolved,omitempty"`
 	// Cleaned lists the temporary tags deleted after the publish.
 	Cleaned []string `json:"cleaned,omitempty"`
+	// Signed is what signing did, with a sign: section.
+	Signed *evidence.Result `json:"signed,omitempty"`
 }
 
 // PublishUnit is the publish step of one image version, for the runner that
@@ -140,7 +147,7 @@ func PublishUnit(ctx context.Context, u *Unit, spec string, local map[string]*Lo
 			return nil, err
 		}
 	}
-	st, err := Gather(ctx, u, spec, GatherOptions{Remote: o.Remote, Local: local})
+	st, err := Gather(ctx, u, spec, GatherOptions{Remote: o.Remote, Local: local, Signing: o.Signing})
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +237,16 @@ func PublishUnit(ctx context.Context, u *Unit, spec string, local map[string]*Lo
 	if err := check(ctx, target, st, res, o.Remote); err != nil {
 		res.Reason = err.Error()
 		emitAt(StageCheck, StateFailed, "CHECK FAILED: "+res.Reason)
+	}
+	if o.Signing != nil && res.Reason == "" {
+		// Signed after publishing, and only then: what is signed is what the registry holds.
+		if sr, err := signPublished(ctx, o, target, res.Digest, st); err != nil {
+			res.Reason = "signing: " + err.Error()
+			emitAt(StageCheck, StateFailed, "SIGNING FAILED: "+err.Error())
+		} else {
+			res.Signed = sr
+			emitAt(StageCheck, StateDone, fmt.Sprintf("signed %s and its %d platforms (%s)", short(res.Digest), len(sr.Children), o.Signing.Format))
+		}
 	}
 	res.Cleaned = cleanPendingTags(ctx, u, st, res, o.Remote, emit)
 	return res, nil
@@ -635,7 +652,7 @@ func releasePublish(ctx context.Context, cfg *config.Config, u *Unit, ur *UnitRe
 	if err != nil {
 		return fail(err)
 	}
-	res, err := PublishUnit(ctx, full, spec, local, PublishOptions{Remote: o.Remote, Force: o.Force, Settle: o.Settle, OnEvent: emit})
+	res, err := PublishUnit(ctx, full, spec, local, PublishOptions{Remote: o.Remote, Force: o.Force, Settle: o.Settle, OnEvent: emit, Signing: o.Signing})
 	if err != nil {
 		return fail(err)
 	}
@@ -648,7 +665,7 @@ func releasePublish(ctx context.Context, cfg *config.Config, u *Unit, ur *UnitRe
 
 // recordTests writes the test record of one target this run tested, passed
 // or failed, and returns it (also when the write failed: this run knows).
-func recordTests(ctx context.Context, u *Unit, t *Target, tr *TargetReport, spec *imagetest.Spec, results []imagetest.Result, passed bool, opts []remote.Option) (*TestRecord, error) {
+func recordTests(ctx context.Context, u *Unit, t *Target, tr *TargetReport, spec *imagetest.Spec, results []imagetest.Result, passed bool, signing *Signing, opts []remote.Option) (*TestRecord, error) {
 	rec := &TestRecord{
 		Polyarch: PolyarchVersion(), Digest: tr.Digest, Platform: tr.Platform, SpecDigest: SpecDigest(spec), Passed: passed,
 		Node: tr.Node, Native: tr.Native, BuildDuration: tr.BuildTime, TestDuration: tr.TestTime,
@@ -658,7 +675,7 @@ func recordTests(ctx context.Context, u *Unit, t *Target, tr *TargetReport, spec
 	if err != nil {
 		return rec, err
 	}
-	return rec, WriteTestRecord(ctx, ref.Context(), rec, opts...)
+	return rec, WriteSignedTestRecord(ctx, ref.Context(), rec, signing, opts...)
 }
 
 // pushed is what Release does once a target's image is pushed by digest:

@@ -37,6 +37,9 @@ type ReleaseOptions struct {
 	Force bool
 	// Settle is PublishOptions.Settle (default DefaultSettle).
 	Settle time.Duration
+	// Signing signs the test records this run writes and, once published,
+	// every child and the index (PublishOptions.Signing).
+	Signing *Signing
 }
 
 // A release's report; its types live in package report, which renders it.
@@ -226,7 +229,7 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateFailed,
 					Text: fmt.Sprintf("[%s %s] %d of %d tests FAILED", s.unit.Name, s.target.Platform, sum.Failed, len(r.Results))})
 				var err error
-				if s.rec, err = recordTests(ctx, s.u, s.t, s.target, jobs[k].Spec, r.Results, false, o.Remote); err != nil {
+				if s.rec, err = recordTests(ctx, s.u, s.t, s.target, jobs[k].Spec, r.Results, false, o.Signing, o.Remote); err != nil {
 					emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest,
 						Text: fmt.Sprintf("[%s %s] could not record the test result (%v): other runners will say not tested", s.unit.Name, s.target.Platform, err)})
 				}
@@ -235,7 +238,7 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 				emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateDone,
 					Text: fmt.Sprintf("[%s %s] %d tests passed (%s)", s.unit.Name, s.target.Platform, sum.Passed, r.Duration.Round(100*time.Millisecond))})
 				var err error
-				if s.rec, err = recordTests(ctx, s.u, s.t, s.target, jobs[k].Spec, r.Results, true, o.Remote); err != nil {
+				if s.rec, err = recordTests(ctx, s.u, s.t, s.target, jobs[k].Spec, r.Results, true, o.Signing, o.Remote); err != nil {
 					emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest,
 						Text: fmt.Sprintf("[%s %s] could not record the test result (%v): the next run will test again", s.unit.Name, s.target.Platform, err)})
 				}

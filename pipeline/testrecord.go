@@ -20,6 +20,7 @@ import (
 
 	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/sign"
 )
 
 // Test records are kept in the registry, beside the image they are about:
@@ -43,7 +44,12 @@ const (
 	annotationSpecDigest   = "dev.polyarch.test.spec-digest"
 	annotationPlatform     = "dev.polyarch.test.platform"
 	annotationOutcome      = "dev.polyarch.test.outcome"
-	annotationCreated      = "org.opencontainers.image.created"
+	// annotationRecordSignature is the base64 signature, by the runner's
+	// sign: key, over the record's blob; annotationRecordKey names that key
+	// (pipeline/evidence.go).
+	annotationRecordSignature = "dev.polyarch.test.signature"
+	annotationRecordKey       = "dev.polyarch.test.key"
+	annotationCreated         = "org.opencontainers.image.created"
 	// annotationRecordBlob names the record's layer, so that a reader of
 	// the referrers listing fetches the record in one request.
 	annotationRecordBlob = "dev.polyarch.test.record-blob"
@@ -164,11 +170,17 @@ func withContext(ctx context.Context, opts []remote.Option) []remote.Option {
 // WriteTestRecord pushes rec as a referrer of rec.Digest in repo. Its
 // Polyarch and Time are filled in when empty.
 func WriteTestRecord(ctx context.Context, repo name.Repository, rec *TestRecord, opts ...remote.Option) error {
-	return writeTestRecord(ctx, repo, rec.Digest, rec, opts)
+	return writeTestRecord(ctx, repo, rec.Digest, rec, nil, opts)
 }
 
-// writeTestRecord pushes rec as a referrer of subject.
-func writeTestRecord(ctx context.Context, repo name.Repository, subject string, rec *TestRecord, opts []remote.Option) error {
+// WriteSignedTestRecord is WriteTestRecord, the record signed with s's key
+// (unsigned when s is nil).
+func WriteSignedTestRecord(ctx context.Context, repo name.Repository, rec *TestRecord, s *Signing, opts ...remote.Option) error {
+	return writeTestRecord(ctx, repo, rec.Digest, rec, s, opts)
+}
+
+// writeTestRecord pushes rec as a referrer of subject, signed by s unless nil.
+func writeTestRecord(ctx context.Context, repo name.Repository, subject string, rec *TestRecord, s *Signing, opts []remote.Option) error {
 	opts = withContext(ctx, opts)
 	if rec.Polyarch == "" {
 		rec.Polyarch = PolyarchVersion()
@@ -178,6 +190,10 @@ func writeTestRecord(ctx context.Context, repo name.Repository, subject string, 
 	}
 	subjectRef := repo.Digest(subject)
 	body, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	sig, err := s.signRecord(body)
 	if err != nil {
 		return err
 	}
@@ -213,6 +229,9 @@ func writeTestRecord(ctx context.Context, repo name.Repository, subject string, 
 			annotationRecordBlob: ld.String(),
 		},
 	}
+	for k, v := range sig {
+		m.Annotations[k] = v
+	}
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -229,19 +248,22 @@ func writeTestRecord(ctx context.Context, repo name.Repository, subject string, 
 // spec with digest spec, passed or failed; nil when there is none. Records
 // whose content names another digest, platform or spec are skipped.
 func FindTestRecord(ctx context.Context, ref name.Digest, p v1.Platform, spec string, opts ...remote.Option) (*TestRecord, error) {
-	return findTestRecord(ctx, ref, platform.Format(p), spec, opts)
+	rec, _, err := findTestRecord(ctx, ref, platform.Format(p), spec, nil, opts)
+	return rec, err
 }
 
-// findTestRecord is FindTestRecord; an empty plat takes any platform.
-func findTestRecord(ctx context.Context, ref name.Digest, plat, spec string, opts []remote.Option) (*TestRecord, error) {
+// findTestRecord is FindTestRecord; an empty plat takes any platform. With
+// keys, only records whose blob one of them signed count; unsigned counts
+// the records skipped for that.
+func findTestRecord(ctx context.Context, ref name.Digest, plat, spec string, keys []*sign.PublicKey, opts []remote.Option) (rec *TestRecord, unsigned int, err error) {
 	opts = withContext(ctx, opts)
 	idx, err := remote.Referrers(ref, append(opts, remote.WithFilter("artifactType", testRecordArtifactType))...)
 	if err != nil {
-		return nil, fmt.Errorf("listing the test records of %s: %w", ref, err)
+		return nil, 0, fmt.Errorf("listing the test records of %s: %w", ref, err)
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("listing the test records of %s: %w", ref, err)
+		return nil, 0, fmt.Errorf("listing the test records of %s: %w", ref, err)
 	}
 	var candidates []v1.Descriptor
 	for _, d := range im.Manifests {
@@ -260,54 +282,58 @@ func findTestRecord(ctx context.Context, ref name.Digest, plat, spec string, opt
 	// spec than its listing says is not a record of this image: skipped.
 	var readErrs []error
 	for _, d := range candidates {
-		rec, err := readTestRecord(ref.Context().Digest(d.Digest.String()), d.Annotations[annotationRecordBlob], opts)
+		rec, body, err := readTestRecord(ref.Context().Digest(d.Digest.String()), d.Annotations[annotationRecordBlob], opts)
 		if err != nil {
 			readErrs = append(readErrs, err)
+			continue
+		}
+		if len(keys) > 0 && sign.VerifyBlob(body, d.Annotations[annotationRecordSignature], keys) == nil {
+			unsigned++
 			continue
 		}
 		if rec.Digest != ref.DigestStr() || rec.Platform != d.Annotations[annotationPlatform] || rec.SpecDigest != spec ||
 			rec.Passed != (d.Annotations[annotationOutcome] == outcomePassed) || rec.Passed && len(rec.Failures()) > 0 {
 			continue
 		}
-		return rec, nil
+		return rec, unsigned, nil
 	}
-	return nil, errors.Join(readErrs...)
+	return nil, unsigned, errors.Join(readErrs...)
 }
 
 // readTestRecord reads the record stored as ref, from its blob directly
 // when its listing names it (the blob's digest is checked as it is read).
-func readTestRecord(ref name.Digest, blob string, opts []remote.Option) (*TestRecord, error) {
+func readTestRecord(ref name.Digest, blob string, opts []remote.Option) (*TestRecord, []byte, error) {
 	var layer v1.Layer
 	if blob != "" {
 		l, err := remote.Layer(ref.Context().Digest(blob), opts...)
 		if err != nil {
-			return nil, fmt.Errorf("reading test record %s: %w", ref, err)
+			return nil, nil, fmt.Errorf("reading test record %s: %w", ref, err)
 		}
 		layer = l
 	} else {
 		img, err := remote.Image(ref, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("reading test record %s: %w", ref, err)
+			return nil, nil, fmt.Errorf("reading test record %s: %w", ref, err)
 		}
 		layers, err := img.Layers()
 		if err != nil || len(layers) != 1 {
-			return nil, fmt.Errorf("test record %s: want one layer", ref)
+			return nil, nil, fmt.Errorf("test record %s: want one layer", ref)
 		}
 		layer = layers[0]
 	}
 	rc, err := layer.Compressed()
 	if err != nil {
-		return nil, fmt.Errorf("reading test record %s: %w", ref, err)
+		return nil, nil, fmt.Errorf("reading test record %s: %w", ref, err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, maxRecordSize))
 	if err != nil {
-		return nil, fmt.Errorf("reading test record %s: %w", ref, err)
+		return nil, nil, fmt.Errorf("reading test record %s: %w", ref, err)
 	}
 	rec := &TestRecord{}
 	if err := json.Unmarshal(b, rec); err != nil {
-		return nil, fmt.Errorf("test record %s: %w", ref, err)
+		return nil, nil, fmt.Errorf("test record %s: %w", ref, err)
 	}
 	rec.Ref = ref.String()
-	return rec, nil
+	return rec, b, nil
 }

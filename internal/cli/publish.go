@@ -63,10 +63,14 @@ index that is already there writes nothing and says unchanged.`,
 			if err != nil {
 				return err
 			}
+			signing, err := pipeline.SigningFromConfig(cfg)
+			if err != nil {
+				return err
+			}
 			sayReferrers(ctx, g.stderr, plan, rf.forProject(cfg).Remote(ctx))
 			started := time.Now()
 			results, pubErr := pipeline.Publish(ctx, plan, pipeline.PublishOptions{
-				Remote: rf.forProject(cfg).Remote(ctx), DryRun: dryRun, Force: force,
+				Remote: rf.forProject(cfg).Remote(ctx), DryRun: dryRun, Force: force, Signing: signing,
 			})
 			rep := pipeline.PublishReport(started, results)
 			if jsonReport != "" {

@@ -90,6 +90,11 @@ platform, node, duration and test result.`,
 				printPreview(ctx, g.stdout, plan, rf.forProject(cfg).Remote(ctx))
 				return nil
 			}
+			// A sign: section that cannot be honoured is refused before anything is built.
+			signing, err := pipeline.SigningFromConfig(cfg)
+			if err != nil {
+				return err
+			}
 			warnEmulatedCompiles(g, plan, nodes)
 			sayReferrers(ctx, g.stderr, plan, rf.forProject(cfg).Remote(ctx))
 			var buildLog io.Writer
@@ -103,6 +108,7 @@ platform, node, duration and test result.`,
 			}
 			rep, relErr := pipeline.Release(ctx, plan, nodes, pipeline.ReleaseOptions{
 				LogDir: f.logs(cfg), Remote: rf.forProject(cfg).Remote(ctx), OnEvent: view.Event, BuildLog: buildLog, Force: force,
+				Signing: signing,
 			})
 			if rep == nil {
 				return relErr
