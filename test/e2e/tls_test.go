@@ -307,6 +307,15 @@ func TestReleaseToATLSRegistryWithAPrivateCA(t *testing.T) {
 		}
 	})
 
+	// By its private address, which its certificate does not name:
+	// go-containerregistry would fall back to plain HTTP there (RFC 1918).
+	t.Run("by its private address", func(t *testing.T) {
+		out, code := polyarchEnv(t, env, t.TempDir(), "inspect", th.addr+":5443/org/app:1.0")
+		if code != 1 || !strings.Contains(out, "x509: cannot validate certificate for "+th.addr) || !strings.Contains(out, "plain HTTP to registry "+th.addr+":5443 refused") {
+			t.Errorf("inspect by address: exit %d\n%s", code, out)
+		}
+	})
+
 	// No plain-HTTP request reached the registry; and one would be seen.
 	const plain = "plain HTTP request from"
 	if strings.Contains(regLog.String(), plain) {
