@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/in-toto/in-toto-golang/in_toto"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/polyarch/polyarch/platform"
@@ -185,11 +186,7 @@ func (o Options) attest(ctx context.Context, repo name.Repository, img v1.Image,
 		return nil, err
 	}
 	c.Files, c.Packages = len(doc.Files), len(doc.Packages)-1
-	out, err := o.Signer.Attest(ctx, repo, d, sign.Statement(d.Digest, SBOMPredicateType, doc))
-	if err != nil {
-		return nil, fmt.Errorf("attaching the SBOM of %s (%s): %w", ref, c.Platform, err)
-	}
-	c.SBOM = &out
+	sts := []*in_toto.Statement{sign.Statement(d.Digest, SBOMPredicateType, doc)}
 
 	var byproducts []v1.Descriptor
 	if idx != nil {
@@ -202,18 +199,17 @@ func (o Options) attest(ctx context.Context, repo name.Repository, img v1.Image,
 			if b.statement.PredicateType == ProvenancePredicateType {
 				continue // polyarch's own takes that predicate type; this one is named in it
 			}
-			if _, err := o.Signer.Attest(ctx, repo, d, b.statement); err != nil {
-				return nil, fmt.Errorf("attaching BuildKit's provenance of %s (%s): %w", ref, c.Platform, err)
-			}
+			sts = append(sts, b.statement)
 			c.BuildKitProvenance++
 		}
 	}
-	b := o.build(img, d, p)
-	out, err = o.Signer.Attest(ctx, repo, d, Provenance(s, b, byproducts))
+	sts = append(sts, Provenance(s, o.build(img, d, p), byproducts))
+	// One write of the child's attestations (in the tag format).
+	outs, err := o.Signer.AttestAll(ctx, repo, d, sts...)
 	if err != nil {
-		return nil, fmt.Errorf("attaching the provenance of %s (%s): %w", ref, c.Platform, err)
+		return nil, fmt.Errorf("attaching the SBOM and provenance of %s (%s): %w", ref, c.Platform, err)
 	}
-	c.Provenance = &out
+	c.SBOM, c.Provenance = &outs[0], &outs[len(outs)-1]
 	return c, nil
 }
 

@@ -26,18 +26,38 @@ func (s *Signer) Sign(ctx context.Context, repo name.Repository, subject v1.Desc
 // about subject's digest. It replaces the signer's earlier attestation of
 // the same predicate type, and writes nothing when that one is st.
 func (s *Signer) Attest(ctx context.Context, repo name.Repository, subject v1.Descriptor, st *in_toto.Statement) (Outcome, error) {
-	about := false
-	for _, d := range subjects(st) {
-		about = about || d == subject.Digest
+	outs, err := s.AttestAll(ctx, repo, subject, st)
+	if err != nil {
+		return 0, err
 	}
-	if !about {
-		return 0, fmt.Errorf("attesting %s: the %s statement is about %v, not this manifest", repo.Digest(subject.Digest.String()), st.PredicateType, subjects(st))
+	return outs[0], nil
+}
+
+// AttestAll is Attest of several statements, one outcome each; in
+// TagFormat they are written in one update of the .att image.
+func (s *Signer) AttestAll(ctx context.Context, repo name.Repository, subject v1.Descriptor, sts ...*in_toto.Statement) ([]Outcome, error) {
+	for _, st := range sts {
+		about := false
+		for _, d := range subjects(st) {
+			about = about || d == subject.Digest
+		}
+		if !about {
+			return nil, fmt.Errorf("attesting %s: the %s statement is about %v, not this manifest", repo.Digest(subject.Digest.String()), st.PredicateType, subjects(st))
+		}
 	}
 	switch s.format {
 	case TagFormat:
-		return s.attestTag(ctx, repo, subject, st)
+		return s.attestTag(ctx, repo, subject, sts)
 	case ReferrersFormat:
-		return s.attestReferrers(ctx, repo, subject, st)
+		outs := make([]Outcome, len(sts))
+		for i, st := range sts {
+			o, err := s.attestReferrers(ctx, repo, subject, st)
+			if err != nil {
+				return nil, err
+			}
+			outs[i] = o
+		}
+		return outs, nil
 	}
-	return 0, fmt.Errorf("signature format %v", s.format)
+	return nil, fmt.Errorf("signature format %v", s.format)
 }

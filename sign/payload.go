@@ -82,7 +82,7 @@ func subjects(st *in_toto.Statement) []v1.Hash {
 type dsseSigner struct{ key *Key }
 
 func (d dsseSigner) Sign(_ context.Context, data []byte) ([]byte, error) { return d.key.Sign(data) }
-func (d dsseSigner) KeyID() (string, error)                             { return "", nil }
+func (d dsseSigner) KeyID() (string, error)                              { return "", nil }
 
 // envelope signs an in-toto statement into a DSSE envelope.
 func envelope(ctx context.Context, key *Key, st *in_toto.Statement) (*dsse.Envelope, []byte, error) {

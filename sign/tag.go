@@ -122,48 +122,62 @@ func (s *Signer) signTag(ctx context.Context, repo name.Repository, subject v1.D
 	return Written, writeAttached(tag, have, opts)
 }
 
-// attestTag puts st into subject's sha256-<hex>.att image, in place of the
-// signer's earlier attestation of the same predicate type.
-func (s *Signer) attestTag(ctx context.Context, repo name.Repository, subject v1.Descriptor, st *in_toto.Statement) (Outcome, error) {
+// attestTag puts sts into subject's sha256-<hex>.att image in one write,
+// each in place of the signer's earlier attestation of its predicate type.
+func (s *Signer) attestTag(ctx context.Context, repo name.Repository, subject v1.Descriptor, sts []*in_toto.Statement) ([]Outcome, error) {
 	opts := withContext(ctx, s.remote)
 	tag := tagFor(repo, subject.Digest, "att")
 	have, err := readAttached(tag, opts)
 	if err != nil {
-		return 0, err
-	}
-	body, err := json.Marshal(st)
-	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	keys := []*PublicKey{s.key.Public()}
-	kept := have[:0]
-	for _, a := range have {
-		if a.mediaType == DSSEMediaType && a.annotations[annotationPredicateType] == st.PredicateType {
-			var env dsse.Envelope
-			if json.Unmarshal(a.payload, &env) == nil {
-				if _, old, k, err := openEnvelope(&env, keys); err == nil && k != nil {
-					if bytes.Equal(old, body) {
-						return Unchanged, nil
+	outs := make([]Outcome, len(sts))
+	written := false
+	for i, st := range sts {
+		body, err := json.Marshal(st)
+		if err != nil {
+			return nil, err
+		}
+		kept := make([]attached, 0, len(have)+1)
+		same := false
+		for _, a := range have {
+			if a.mediaType == DSSEMediaType && a.annotations[annotationPredicateType] == st.PredicateType {
+				var env dsse.Envelope
+				if json.Unmarshal(a.payload, &env) == nil {
+					if _, old, k, err := openEnvelope(&env, keys); err == nil && k != nil {
+						if bytes.Equal(old, body) {
+							same = true
+						} else {
+							continue // the signer's own older attestation: replaced
+						}
 					}
-					continue // the signer's own older attestation: replaced
 				}
 			}
+			kept = append(kept, a)
 		}
-		kept = append(kept, a)
+		if same {
+			outs[i] = Unchanged
+			continue
+		}
+		env, _, err := envelope(ctx, s.key, st)
+		if err != nil {
+			return nil, fmt.Errorf("signing the %s attestation of %s: %w", st.PredicateType, repo.Digest(subject.Digest.String()), err)
+		}
+		raw, err := json.Marshal(env)
+		if err != nil {
+			return nil, err
+		}
+		have = append(kept, attached{
+			mediaType: DSSEMediaType,
+			payload:   raw,
+			// cosign writes an empty signature annotation on attestation layers.
+			annotations: map[string]string{annotationPredicateType: st.PredicateType, annotationSignature: ""},
+		})
+		outs[i], written = Written, true
 	}
-	env, _, err := envelope(ctx, s.key, st)
-	if err != nil {
-		return 0, fmt.Errorf("signing the %s attestation of %s: %w", st.PredicateType, repo.Digest(subject.Digest.String()), err)
+	if !written {
+		return outs, nil
 	}
-	raw, err := json.Marshal(env)
-	if err != nil {
-		return 0, err
-	}
-	kept = append(kept, attached{
-		mediaType: DSSEMediaType,
-		payload:   raw,
-		// cosign writes an empty signature annotation on attestation layers.
-		annotations: map[string]string{annotationPredicateType: st.PredicateType, annotationSignature: ""},
-	})
-	return Written, writeAttached(tag, kept, opts)
+	return outs, writeAttached(tag, have, opts)
 }
