@@ -82,6 +82,19 @@ func Sign(ctx context.Context, ref name.Reference, o Options) (*Result, error) {
 	if o.Polyarch == "" {
 		o.Polyarch = "polyarch"
 	}
+	// One puller and one pusher for every request: each repository is
+	// pinged and authorised once, not once per signature and attestation.
+	puller, err := remote.NewPuller(o.Remote...)
+	if err != nil {
+		return nil, err
+	}
+	pusher, err := remote.NewPusher(o.Remote...)
+	if err != nil {
+		return nil, err
+	}
+	reuse := []remote.Option{remote.Reuse(puller), remote.Reuse(pusher)}
+	o.Remote = append(slices.Clone(o.Remote), reuse...)
+	o.Signer = o.Signer.With(sign.WithRemote(reuse...))
 	ropts := append(slices.Clone(o.Remote), remote.WithContext(ctx))
 	desc, err := remote.Get(ref, ropts...)
 	if err != nil {

@@ -156,3 +156,14 @@ func (s *Signer) Key() *Key { return s.key }
 
 // Format is where the signer writes.
 func (s *Signer) Format() Format { return s.format }
+
+// With returns a copy of s with more options (a shared puller and pusher,
+// say: remote.Reuse).
+func (s *Signer) With(opts ...Option) *Signer {
+	c := *s
+	c.remote = append([]remote.Option{}, s.remote...)
+	for _, o := range opts {
+		o(&c)
+	}
+	return &c
+}
