@@ -87,3 +87,32 @@ func TestSignUsage(t *testing.T) {
 		}
 	}
 }
+
+// A sign: section polyarch cannot honour (keyless) is refused before
+// anything is built or published, naming the line; so is a key whose
+// password is not in the environment.
+func TestReleaseAndPublishRefuseASignSectionTheyCannotHonour(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	write := func(sign string) string {
+		p := filepath.Join(dir, "polyarch.yaml")
+		os.WriteFile(p, []byte("registry: "+reg.Host+"\n"+sign+"images:\n  - {name: app, context: app, platforms: [linux/amd64], version: '1'}\n"), 0o644)
+		return p
+	}
+	cfg := write("sign:\n  keyless: {}\n")
+	for _, cmd := range []string{"release", "publish"} {
+		_, stderr, code := runCLI(t, cmd, "-f", cfg)
+		if code != cli.ExitFailed || !strings.Contains(stderr, "polyarch.yaml:3: sign.keyless") || !strings.Contains(stderr, "not implemented") {
+			t.Errorf("%s with keyless: exit %d\n%s", cmd, code, stderr)
+		}
+	}
+	key := filepath.Join(dir, "cosign.key")
+	os.WriteFile(key, []byte("x"), 0o600)
+	cfg = write("sign:\n  key: cosign.key\n  passwordEnv: POLYARCH_TEST_UNSET_PASSWORD\n")
+	_, stderr, code := runCLI(t, "publish", "-f", cfg)
+	if code != cli.ExitFailed || !strings.Contains(stderr, "$POLYARCH_TEST_UNSET_PASSWORD is not set") {
+		t.Errorf("publish without the key's password: exit %d\n%s", code, stderr)
+	}
+}
