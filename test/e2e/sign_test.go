@@ -13,15 +13,21 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/polyarch/polyarch/config"
+	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/index"
 	"github.com/polyarch/polyarch/internal/testutil"
+	"github.com/polyarch/polyarch/pipeline"
 	"github.com/polyarch/polyarch/platform"
+	"github.com/polyarch/polyarch/sign"
 )
 
 // signKeys writes a key pair with polyarch sign --generate-key under dir
@@ -291,4 +297,88 @@ func tarLayer(t *testing.T, path, content string) v1.Layer {
 		t.Fatal(err)
 	}
 	return l
+}
+
+// The "done means": polyarch publish with sign: refuses an unsigned
+// or wrongly signed test record, naming the platform, and with every record
+// signed by a configured key publishes and signs what it published.
+func TestPublishWithSignTrustsOnlySignedRecords(t *testing.T) {
+	bin := polyarchBinary(t)
+	cosign := testutil.Tool(t, "cosign")
+	t.Setenv("COSIGN_PASSWORD", "e2e-password")
+	host := startServe(t, "--quiet").host
+	proj := gitProject(t, map[string]string{
+		"app/Dockerfile": "FROM scratch\n",
+		"polyarch.yaml": "registry: " + host + "\nsign:\n  key: keys/release.key\n  recordKeys: [keys/runner.pub]\nimages:\n  - name: app\n    repository: org/app\n" +
+			"    context: app\n    platforms: [linux/amd64, linux/arm64]\n    archRef: \"org/app:{{.Version}}-{{.Arch}}\"\n    version: \"1.0\"\n",
+	})
+	keys := filepath.Join(proj, "keys")
+	os.MkdirAll(keys, 0o755)
+	release, runner, stranger := signKeys(t, bin, keys, "release"), signKeys(t, bin, keys, "runner"), signKeys(t, bin, keys, "stranger")
+	cfgFile := filepath.Join(proj, "polyarch.yaml")
+	cfg, err := config.Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := pipeline.TestSpec(cfg, &cfg.Images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	git := pipeline.ReadGit(proj)
+	load := func(prefix string) *pipeline.Signing {
+		k, err := sign.LoadKey(prefix+".key", []byte("e2e-password"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &pipeline.Signing{Key: k}
+	}
+	// What each runner pushes: its image, built from this commit, and its test record.
+	records := map[string]*pipeline.TestRecord{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		img := testutil.Image(t, "linux", arch, "", types.OCIManifestSchema1)
+		img = mutate.Annotations(img, git.Annotations("1.0")).(v1.Image)
+		ref := host + "/org/app:1.0-" + arch
+		d := testutil.Push(t, ref, img)
+		records[arch] = &pipeline.TestRecord{Digest: d.String(), Platform: "linux/" + arch, SpecDigest: pipeline.SpecDigest(spec), Passed: true,
+			Node: "runner-" + arch, Native: true, Commit: git.Commit, Version: "1.0",
+			Results: []imagetest.Result{{Platform: "linux/" + arch, Kind: "command", Name: "uname -m", Passed: true}}}
+	}
+	record := func(arch string, s *pipeline.Signing) {
+		t.Helper()
+		rec := *records[arch]
+		rec.Time = time.Time{}
+		if err := pipeline.WriteSignedTestRecord(context.Background(), testutil.Ref(t, host+"/org/app").Context(), &rec, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("amd64", load(runner))
+	record("arm64", nil)
+
+	publish := func(want int, says ...string) {
+		t.Helper()
+		stdout, stderr, code := runSplit(t, bin, "publish", "-f", cfgFile)
+		if code != want {
+			t.Fatalf("publish: exit %d, want %d\n%s%s", code, want, stdout, stderr)
+		}
+		for _, s := range says {
+			if !strings.Contains(stdout+stderr, s) {
+				t.Errorf("publish does not say %q:\n%s%s", s, stdout, stderr)
+			}
+		}
+	}
+	publish(1, "linux/arm64: not tested", "signed by a key of sign:")
+	record("arm64", load(stranger))
+	publish(1, "linux/arm64: not tested", "signed by a key of sign:")
+	record("arm64", load(runner))
+	publish(0)
+
+	stdout, stderr, code := runSplit(t, bin, "verify", host+"/org/app:1.0", "--signatures", "--key", release+".pub")
+	if code != 0 || !strings.Contains(stdout, "tests passed") {
+		t.Errorf("verify --signatures of the published index: exit %d\n%s%s", code, stdout, stderr)
+	}
+	idx, _ := indexChildren(t, host+"/org/app:1.0")
+	verify := append([]string{"verify", "--key", release + ".pub"}, cosignArgs(t, "tag")...)
+	if out, err := runErr(nil, cosign, append(verify, host+"/org/app@"+idx.String())...); err != nil {
+		t.Errorf("cosign verify of the published index: %v\n%s", err, out)
+	}
 }
