@@ -61,6 +61,14 @@ func SigningFromConfig(cfg *config.Config) (*Signing, error) {
 	return out, nil
 }
 
+// recordKeys are the keys records must be signed by; none without signing.
+func (s *Signing) recordKeys() []*sign.PublicKey {
+	if s == nil {
+		return nil
+	}
+	return s.RecordKeys
+}
+
 // signRecord is the signature annotation of a record's body.
 func (s *Signing) signRecord(body []byte) (map[string]string, error) {
 	if s == nil || s.Key == nil {

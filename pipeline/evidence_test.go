@@ -122,3 +122,49 @@ func fanRecord(t *testing.T, ctx context.Context, ref, spec string) *pipeline.Te
 }
 
 var remoteImage = func(r name.Reference) (v1.Image, error) { return remote.Image(r) }
+
+// A release with signing: images tested before under unsigned records are
+// tested again (such records would not count at publish), the records it
+// writes are signed, and the index it publishes is signed with every
+// child's evidence; a rerun trusts its own signed records.
+func TestReleaseWithSigningSignsRecordsAndTheIndex(t *testing.T) {
+	reg := testutil.NewRegistry(t)
+	plan := relProject(t, reg.Host, "[linux/amd64, linux/arm64]")
+	node := newRelNode(t)
+	nodes := relNodes{node: node}
+	if _, _, err := release(t, plan, nodes); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(node.tested); n != 2 {
+		t.Fatalf("%d platforms tested, want 2", n)
+	}
+	key := pipelineKey(t)
+	signed := func() {
+		t.Helper()
+		_, err := pipeline.Release(context.Background(), plan, nodes, pipeline.ReleaseOptions{LogDir: t.TempDir(),
+			Signing: &pipeline.Signing{Key: key, Evidence: true, RecordKeys: []*sign.PublicKey{key.Public()}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	signed()
+	if n := len(node.tested); n != 4 {
+		t.Errorf("%d platform tests after a signed release, want 4: the unsigned records must not spare a test", n)
+	}
+	rep, err := verify.Signatures(context.Background(), testutil.Ref(t, reg.Host+"/app:1.0"), []*sign.PublicKey{key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Err(); err != nil {
+		t.Fatalf("the released index: %v", err)
+	}
+	for _, c := range rep.Children {
+		if !strings.Contains(c.Provenance.Detail, "native on fake") || !strings.Contains(c.Provenance.Detail, "tests passed") {
+			t.Errorf("%s provenance: %q", c.Platform, c.Provenance.Detail)
+		}
+	}
+	signed()
+	if n := len(node.tested); n != 4 {
+		t.Errorf("%d platform tests after a second signed release, want 4 (its own signed records reused)", n)
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"github.com/polyarch/polyarch/config"
 	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/platform"
-	"github.com/polyarch/polyarch/sign"
 )
 
 // A release may be split across machines: one CI job per architecture, each
@@ -291,10 +290,7 @@ func gatherPlatform(ctx context.Context, u *Unit, t *Target, st *UnitState, spec
 			repos = append(repos, r)
 		}
 	}
-	var keys []*sign.PublicKey
-	if signing != nil {
-		keys = signing.RecordKeys
-	}
+	keys := signing.recordKeys()
 	unsigned := 0
 	for _, repo := range repos {
 		rec, n, err := findTestRecord(ctx, repo.Digest(s.Digest), platform.Format(t.Platform), spec, keys, ropts)

@@ -182,7 +182,7 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 			}
 			s.u.Test = spec // one decode per unit, not per platform
 		}
-		if prev, err := FindTestRecord(ctx, ref, s.t.Platform, SpecDigest(spec), o.Remote...); err == nil && prev != nil && prev.Passed {
+		if prev, _, err := findTestRecord(ctx, ref, platform.Format(s.t.Platform), SpecDigest(spec), o.Signing.recordKeys(), o.Remote); err == nil && prev != nil && prev.Passed {
 			s.target.Tests, s.target.TestsReused, s.target.Status = prev.Results, true, StatusPassed
 			slots[i].rec = prev
 			emit(Event{Unit: s.unit.Name, Platform: s.target.Platform, Stage: StageTest, State: StateDone,
