@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/polyarch/polyarch/ci"
@@ -25,7 +26,13 @@ func TestExamplesPipelinesAreCurrent(t *testing.T) {
 				t.Fatal(err)
 			}
 			if cfg.CI == nil {
-				t.Fatalf("%s has no ci: section", p)
+				// The three examples modelled on real projects show their CI;
+				// another example may have none, and then has nothing to keep current.
+				if slices.Contains([]string{"agent", "validation", "builder"}, name) {
+					t.Fatalf("%s has no ci: section", p)
+				}
+				t.Logf("%s has no ci: section: no pipelines to check", p)
+				return
 			}
 			withCI++
 			gh, err := ci.GitHub(cfg, ci.Options{ConfigPath: "polyarch.yaml"})
