@@ -46,6 +46,10 @@ else
 fi
 
 scripts/base-image.sh "$ADDR"
+# The builder example builds FROM a Go toolchain image and follows upstream
+# repositories made here (nothing is fetched).
+scripts/go-image.sh "$ADDR"
+scripts/upstream-fixture.sh examples/builder
 echo "==> starting the local builder node (buildkitd with runc; QEMU for foreign platforms)"
 bin/polyarch builder start
 
@@ -71,5 +75,6 @@ fi
 echo "    HTML reports: ${reports[*]}"
 echo "    look:  bin/polyarch inspect $ADDR/antrea/antrea-agent-ubuntu:v1.4.0"
 echo "           bin/polyarch resolve $ADDR/maistra/maistra-builder:2.4 --all"
+echo "           bin/polyarch drift -f examples/builder/polyarch.yaml"
 echo "    stop:  scripts/quickstart.sh stop"
 [ ${#failed[@]} -eq 0 ]

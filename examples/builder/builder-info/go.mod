@@ -1,0 +1,3 @@
+module maistra.io/builder-info
+
+go 1.26
