@@ -112,6 +112,12 @@ func Add(ctx context.Context, cfg *config.Config, o AddOptions) (*Added, error) 
 			set[fmt.Sprintf("tags[%d]", i)] = strings.ReplaceAll(t, o.From, o.Version)
 		}
 	}
+	// A build arg that is the version itself (MAISTRA_BRANCH: "2.4").
+	for k, v := range fromEntry.Args {
+		if v == o.From {
+			set["args."+k] = o.Version
+		}
+	}
 
 	res := &Added{Image: img.Name, Version: o.Version, From: o.From, Dockerfile: newDF}
 	up, err := newUpstream(fromEntry.Upstream, o, set, res)

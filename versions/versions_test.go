@@ -41,6 +41,7 @@ func TestAddFromALocalUpstream(t *testing.T) {
       - version: "2.4"
         dockerfile: builder-2.4.Dockerfile
         tags: [builder-2.4, "{{.Version}}-latest"]
+        args: {BRANCH: "2.4", ISTIO: "1.16"}
         upstream:
           dockerfile: {path: up/Dockerfile}
 `, map[string]string{
@@ -77,7 +78,7 @@ func TestAddFromALocalUpstream(t *testing.T) {
 	}
 	img, _ := cfg.Image("builder")
 	v := img.Versions[1]
-	if v.Version != "2.5" || v.Dockerfile != "builder-2.5.Dockerfile" || strings.Join(v.Tags, ",") != "builder-2.5,{{.Version}}-latest" {
+	if v.Version != "2.5" || v.Dockerfile != "builder-2.5.Dockerfile" || strings.Join(v.Tags, ",") != "builder-2.5,{{.Version}}-latest" || v.Args["BRANCH"] != "2.5" || v.Args["ISTIO"] != "1.16" {
 		t.Errorf("new entry %+v", v)
 	}
 }
