@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/platform"
 )
 
@@ -124,7 +125,7 @@ func Copy(ctx context.Context, src, dst name.Reference, o CopyOptions, opts ...r
 	if cur, err := remote.Head(dst, opts...); err == nil && cur.Digest.String() == res.Digest {
 		res.Unchanged = true
 		return res, nil
-	} else if err != nil && !isNotFound(err) {
+	} else if err != nil && !client.IsNotFound(err) {
 		return nil, fmt.Errorf("checking %s: %w", dst, err)
 	}
 	if err := write(); err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/internal/parallel"
 	"github.com/polyarch/polyarch/platform"
 )
@@ -320,7 +321,7 @@ func resolveSource(src Source, dropAttestations bool, opts []remote.Option) ([]a
 	}
 	desc, err := remote.Get(src.Ref, opts...)
 	if err != nil {
-		if isNotFound(err) {
+		if client.IsNotFound(err) {
 			return nil, &Missing{Source: src.Ref.String(), Platform: stated, Optional: src.Optional, Reason: "not found"}, nil
 		}
 		return nil, nil, fmt.Errorf("fetching %s: %w", src.Ref, err)
@@ -533,7 +534,7 @@ func currentDigests(tags []name.Reference, opts []remote.Option) ([]string, erro
 	for i, t := range tags {
 		d, err := remote.Head(t, opts...)
 		if err != nil {
-			if isNotFound(err) {
+			if client.IsNotFound(err) {
 				continue
 			}
 			return nil, fmt.Errorf("checking %s: %w", t, err)
@@ -548,7 +549,7 @@ func manifestExists(ref name.Reference, opts []remote.Option) (bool, error) {
 	if err == nil {
 		return true, nil
 	}
-	if isNotFound(err) {
+	if client.IsNotFound(err) {
 		return false, nil
 	}
 	return false, err

@@ -2,12 +2,9 @@ package index
 
 import (
 	"context"
-	"errors"
-	"net/http"
 	"slices"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/polyarch/polyarch/client"
 )
@@ -26,21 +23,4 @@ func jobs(n int) int {
 		return client.DefaultJobs
 	}
 	return n
-}
-
-// isNotFound reports a 404 or a MANIFEST_UNKNOWN / NAME_UNKNOWN answer.
-func isNotFound(err error) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	if terr.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, e := range terr.Errors {
-		if e.Code == transport.ManifestUnknownErrorCode || e.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
 }

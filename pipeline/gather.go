@@ -5,18 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/config"
 	"github.com/polyarch/polyarch/imagetest"
 	"github.com/polyarch/polyarch/platform"
@@ -256,7 +254,7 @@ func gatherPlatform(ctx context.Context, u *Unit, t *Target, st *UnitState, spec
 
 	desc, err := remote.Get(ref, opts...)
 	switch {
-	case isNotFound(err):
+	case client.IsNotFound(err):
 		child, ok := st.Published.child(t.Platform)
 		if !ok {
 			s.Wait, s.Detail = NotPushed, "nothing at "+ref.String()
@@ -397,7 +395,7 @@ func PendingTag(mainTag string, p v1.Platform) string {
 
 func readPublished(target name.Reference, opts []remote.Option) (*PublishedIndex, error) {
 	desc, err := remote.Get(target, opts...)
-	if isNotFound(err) {
+	if client.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -451,23 +449,6 @@ func FullUnit(cfg *config.Config, u *Unit) (*Unit, error) {
 		}
 	}
 	return nil, fmt.Errorf("%s: no version %s of image %s", cfg.File, u.Version, u.Image.Name)
-}
-
-// isNotFound reports a 404 or a MANIFEST_UNKNOWN / NAME_UNKNOWN answer.
-func isNotFound(err error) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	if terr.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, e := range terr.Errors {
-		if e.Code == transport.ManifestUnknownErrorCode || e.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
 }
 
 // specOf is the test spec of a unit and its digest.

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/polyarch/polyarch/build"
+	"github.com/polyarch/polyarch/client"
 	"github.com/polyarch/polyarch/config"
 	"github.com/polyarch/polyarch/evidence"
 	"github.com/polyarch/polyarch/imagetest"
@@ -446,7 +447,7 @@ func TagArchRef(ctx context.Context, u *Unit, t *Target, digest string, opts ...
 	}
 	cur, err := remote.Get(tag, opts...)
 	switch {
-	case isNotFound(err):
+	case client.IsNotFound(err):
 	case err != nil:
 		return false, "", fmt.Errorf("reading %s: %w", tag, err)
 	case cur.Digest.String() == digest:
@@ -493,7 +494,7 @@ func cleanPendingTags(ctx context.Context, u *Unit, st *UnitState, res *PublishR
 		if err != nil || d.Digest.String() != p.Digest {
 			continue
 		}
-		if err := remote.Delete(tag, opts...); err != nil && !isNotFound(err) {
+		if err := remote.Delete(tag, opts...); err != nil && !client.IsNotFound(err) {
 			emit(StateDone, fmt.Sprintf("could not delete the temporary tag %s (%v): delete it by hand", tag, err))
 			continue
 		}

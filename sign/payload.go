@@ -4,14 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/in-toto/in-toto-golang/in_toto"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
@@ -152,10 +149,4 @@ func withContext(ctx context.Context, opts []remote.Option) []remote.Option {
 // tagFor is cosign's tag for what is attached to digest: sha256-<hex>.<suffix>.
 func tagFor(repo name.Repository, digest v1.Hash, suffix string) name.Tag {
 	return repo.Tag(fmt.Sprintf("%s-%s.%s", digest.Algorithm, digest.Hex, suffix))
-}
-
-// isNotFound reports whether err is a registry's 404: nothing attached yet.
-func isNotFound(err error) bool {
-	var te *transport.Error
-	return errors.As(err, &te) && te.StatusCode == http.StatusNotFound
 }

@@ -21,6 +21,8 @@ import (
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/polyarch/polyarch/client"
 )
 
 // emptyConfig is the OCI empty descriptor's blob, the config of a referrer.
@@ -96,7 +98,7 @@ func bundleReferrers(subject name.Digest, opts []remote.Option) ([]bundleReferre
 		}
 		ref := subject.Context().Digest(d.Digest.String())
 		img, err := remote.Image(ref, opts...)
-		if isNotFound(err) {
+		if client.IsNotFound(err) {
 			continue // deleted since (a fallback tag is not updated on delete)
 		}
 		if err != nil {

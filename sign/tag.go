@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/in-toto/in-toto-golang/in_toto"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+
+	"github.com/polyarch/polyarch/client"
 )
 
 // attached is one layer of a .sig or .att image: its blob and annotations.
@@ -31,7 +33,7 @@ type attached struct {
 func readAttached(tag name.Tag, opts []remote.Option) ([]attached, error) {
 	img, err := remote.Image(tag, opts...)
 	if err != nil {
-		if isNotFound(err) {
+		if client.IsNotFound(err) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("reading %s: %w", tag, err)
