@@ -7,14 +7,11 @@ import (
 	"io"
 	"syscall"
 
-	"github.com/docker/cli/cli/config"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bk "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	gateway "github.com/moby/buildkit/frontend/gateway/client"
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/util/progress/progressui"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -173,9 +170,7 @@ func (n *Node) Exec(ctx context.Context, ref string, p v1.Platform, o ExecOption
 		return gateway.NewResult(), nil
 	}
 
-	opt := bk.SolveOpt{Session: []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{
-		AuthConfigProvider: authprovider.LoadAuthConfig(config.LoadDefaultConfigFile(io.Discard)),
-	})}, LocalMounts: locals}
+	opt := bk.SolveOpt{Session: n.session(ref), LocalMounts: locals}
 	ch := make(chan *bk.SolveStatus)
 	display, err := progressui.NewDisplay(orDiscard(o.Log), progressui.PlainMode)
 	if err != nil {
