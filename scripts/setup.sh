@@ -45,9 +45,10 @@ apt_install() {
 # Builds: runc for buildkitd's OCI worker, QEMU user-mode emulation through
 # binfmt_misc for foreign platforms. skopeo, crane and regctl are independent
 # clients the tests check results with; chromium renders the HTML report in a test;
-# jenkins-job-builder renders the generated Jenkins jobs (`jenkins-jobs test`) and
-# shellcheck lets actionlint check the generated workflows' scripts.
-apt_install runc qemu-user-static binfmt-support skopeo ca-certificates curl chromium jenkins-job-builder shellcheck
+# jenkins-job-builder renders the generated Jenkins jobs (`jenkins-jobs test`),
+# shellcheck lets actionlint check the generated workflows' scripts, and
+# iproute2 makes the network namespace the TLS tests serve a registry in.
+apt_install runc qemu-user-static binfmt-support skopeo ca-certificates curl chromium jenkins-job-builder shellcheck iproute2
 
 binfmt() {
 	local dir=/proc/sys/fs/binfmt_misc
