@@ -2,9 +2,6 @@ package evidence_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"testing"
 
@@ -19,19 +16,6 @@ import (
 	"github.com/polyarch/polyarch/internal/testutil"
 	"github.com/polyarch/polyarch/sign"
 )
-
-func testKey(t *testing.T) *sign.Key {
-	t.Helper()
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := sign.NewKey(ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 // buildkitIndex pushes an index of two images, the arm64 one with a
 // BuildKit attestation manifest holding a SLSA v0.2 provenance statement,
@@ -71,7 +55,7 @@ func TestSignAttachesEvidenceToEveryChildThenTheIndex(t *testing.T) {
 	ctx := context.Background()
 	reg := testutil.NewRegistry(t)
 	ref, digests := buildkitIndex(t, reg.Host)
-	key := testKey(t)
+	key := testutil.SigningKey(t)
 	o := evidence.Options{
 		Signer: sign.NewSigner(key),
 		Build: func(p v1.Platform, d v1.Hash) *evidence.Build {

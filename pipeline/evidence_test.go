@@ -2,9 +2,6 @@ package pipeline_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -19,19 +16,6 @@ import (
 	"github.com/polyarch/polyarch/verify"
 )
 
-func pipelineKey(t *testing.T) *sign.Key {
-	t.Helper()
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := sign.NewKey(ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // The "done means": with sign: configured, a merge job accepts only
 // test records signed by a configured key (an unsigned record, or one
 // signed by another key, leaves its platform not tested, named), and once
@@ -42,7 +26,7 @@ func TestPublishWithSigningTrustsOnlySignedRecords(t *testing.T) {
 	reg := newFanRegistry(t)
 	cfg, u := fanUnit(t, reg.host, fanCommits[1], false)
 	spec := fanSpec(t, cfg, u)
-	merge, runner, stranger := pipelineKey(t), pipelineKey(t), pipelineKey(t)
+	merge, runner, stranger := testutil.SigningKey(t), testutil.SigningKey(t), testutil.SigningKey(t)
 	signing := &pipeline.Signing{Key: merge, Evidence: true, RecordKeys: []*sign.PublicKey{merge.Public(), runner.Public()}}
 
 	repoOf := map[string]string{"linux/amd64": "org/app-amd64", "linux/arm64": "org/app-arm64", "linux/arm/v7": "org/app-arm:1.0"}
@@ -138,7 +122,7 @@ func TestReleaseWithSigningSignsRecordsAndTheIndex(t *testing.T) {
 	if n := len(node.tested); n != 2 {
 		t.Fatalf("%d platforms tested, want 2", n)
 	}
-	key := pipelineKey(t)
+	key := testutil.SigningKey(t)
 	signed := func() {
 		t.Helper()
 		_, err := pipeline.Release(context.Background(), plan, nodes, pipeline.ReleaseOptions{LogDir: t.TempDir(),

@@ -2,9 +2,6 @@ package sign_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -19,20 +16,6 @@ import (
 	"github.com/polyarch/polyarch/internal/testutil"
 	"github.com/polyarch/polyarch/sign"
 )
-
-func newKey(t *testing.T) *sign.Key {
-	t.Helper()
-	// Not GenerateKey: its scrypt takes a second per key.
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := sign.NewKey(ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 func TestGeneratedKeyRoundTrips(t *testing.T) {
 	priv, pub, err := sign.GenerateKey([]byte("secret"))
@@ -63,7 +46,7 @@ func TestGeneratedKeyRoundTrips(t *testing.T) {
 	if sign.VerifyBlob([]byte("recorD"), sig, []*sign.PublicKey{p}) != nil {
 		t.Error("a blob signature verifies over other bytes")
 	}
-	if sign.VerifyBlob([]byte("record"), sig, []*sign.PublicKey{newKey(t).Public()}) != nil {
+	if sign.VerifyBlob([]byte("record"), sig, []*sign.PublicKey{testutil.SigningKey(t).Public()}) != nil {
 		t.Error("a blob signature verifies with another key")
 	}
 }
@@ -125,7 +108,7 @@ func TestSignFindsAndIsIdempotent(t *testing.T) {
 		for _, format := range []sign.Format{sign.TagFormat, sign.ReferrersFormat} {
 			t.Run(fmt.Sprintf("%s/%s", regName, format), func(t *testing.T) {
 				repo, desc := push(t, host, "org/app-"+format.String())
-				key, other := newKey(t), newKey(t)
+				key, other := testutil.SigningKey(t), testutil.SigningKey(t)
 				s := sign.NewSigner(key, sign.WithFormat(format))
 				ref := repo.Digest(desc.Digest.String())
 
@@ -175,7 +158,7 @@ func TestAttestReplacesTheSignersOwn(t *testing.T) {
 		for _, format := range []sign.Format{sign.TagFormat, sign.ReferrersFormat} {
 			t.Run(fmt.Sprintf("%s/%s", regName, format), func(t *testing.T) {
 				repo, desc := push(t, host, "org/att-"+format.String())
-				key := newKey(t)
+				key := testutil.SigningKey(t)
 				s := sign.NewSigner(key, sign.WithFormat(format))
 				ref := repo.Digest(desc.Digest.String())
 

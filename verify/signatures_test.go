@@ -2,9 +2,6 @@ package verify_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -20,19 +17,6 @@ import (
 	"github.com/polyarch/polyarch/sign"
 	"github.com/polyarch/polyarch/verify"
 )
-
-func sigKey(t *testing.T) *sign.Key {
-	t.Helper()
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := sign.NewKey(ec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
 
 // signedIndex publishes a three-platform index on host and signs it, with
 // evidence, in format; it returns the index reference and each platform's
@@ -63,9 +47,9 @@ func TestSignaturesOfASignedIndex(t *testing.T) {
 	for _, format := range []sign.Format{sign.TagFormat, sign.ReferrersFormat} {
 		t.Run(format.String(), func(t *testing.T) {
 			reg := testutil.NewRegistry(t)
-			key := sigKey(t)
+			key := testutil.SigningKey(t)
 			ref, _ := signedIndex(t, reg.Host, key, format)
-			rep, err := verify.Signatures(context.Background(), ref, []*sign.PublicKey{sigKey(t).Public(), key.Public()})
+			rep, err := verify.Signatures(context.Background(), ref, []*sign.PublicKey{testutil.SigningKey(t).Public(), key.Public()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +94,7 @@ func TestSignaturesNameWhatIsMissing(t *testing.T) {
 		reg := testutil.NewRegistry(t)
 		target := testutil.Ref(t, reg.Host+"/org/app:v1")
 		testutil.Push(t, target.String(), testutil.Image(t, "linux", "arm64", "", types.OCIManifestSchema1))
-		got := problems(t, target, sigKey(t))
+		got := problems(t, target, testutil.SigningKey(t))
 		for _, want := range []string{"linux/arm64: signature: not signed", "linux/arm64: SBOM: no SBOM", "linux/arm64: provenance: no provenance"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("problems lack %q:\n%s", want, got)
@@ -120,8 +104,8 @@ func TestSignaturesNameWhatIsMissing(t *testing.T) {
 
 	t.Run("another key", func(t *testing.T) {
 		reg := testutil.NewRegistry(t)
-		ref, _ := signedIndex(t, reg.Host, sigKey(t), sign.TagFormat)
-		got := problems(t, ref, sigKey(t))
+		ref, _ := signedIndex(t, reg.Host, testutil.SigningKey(t), sign.TagFormat)
+		got := problems(t, ref, testutil.SigningKey(t))
 		for _, want := range []string{"index: signature: signed by another key", "linux/arm64: signature: signed by another key", "linux/amd64: SBOM: SBOM not signed by the key"} {
 			if !strings.Contains(got, want) {
 				t.Errorf("problems lack %q:\n%s", want, got)
@@ -131,7 +115,7 @@ func TestSignaturesNameWhatIsMissing(t *testing.T) {
 
 	t.Run("child re-pushed after signing", func(t *testing.T) {
 		reg := testutil.NewRegistry(t)
-		key := sigKey(t)
+		key := testutil.SigningKey(t)
 		ref, _ := signedIndex(t, reg.Host, key, sign.TagFormat)
 		// arm64 rebuilt and the index published again, nobody signing.
 		arm := reg.Host + "/org/agent:v1-arm64"
@@ -156,7 +140,7 @@ func TestSignaturesNameWhatIsMissing(t *testing.T) {
 
 	t.Run("SBOM of another child", func(t *testing.T) {
 		reg := testutil.NewRegistry(t)
-		key := sigKey(t)
+		key := testutil.SigningKey(t)
 		ref, digests := signedIndex(t, reg.Host, key, sign.TagFormat)
 		repo := ref.Context()
 		// The arm64 child's attestations copied over the amd64 child's.
