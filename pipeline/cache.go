@@ -29,14 +29,16 @@ func cacheTemplate(img *config.Image, repo string) string {
 }
 
 // planCache renders one unit's cache ref for each of ps (nil when the
-// image keeps no cache); bad reports a mistake at the field it names.
-func planCache(cfg *config.Config, img *config.Image, repo string, ps []v1.Platform, data naming.Data, bad func(field, format string, args ...any), field string) []string {
+// image keeps no cache); bad reports a mistake at the field it names, the
+// image's own (imageField) when its cache ref is not written.
+func planCache(cfg *config.Config, img *config.Image, repo string, ps []v1.Platform, data naming.Data, bad func(field, format string, args ...any), imageField string) []string {
 	text := cacheTemplate(img, repo)
 	if text == "" {
 		return nil
 	}
-	if img.Cache == nil || img.Cache.Ref == "" {
-		field = field[:len(field)-len(".cache.ref")] // not written: the image's line
+	field := imageField
+	if img.Cache != nil && img.Cache.Ref != "" {
+		field += ".cache.ref"
 	}
 	tmpl, err := naming.Parse(text)
 	if err != nil {

@@ -263,7 +263,7 @@ func planUnit(cfg *config.Config, index int, cu config.Unit, o Options) (*Unit, 
 	if _, set := args["SOURCE_DATE_EPOCH"]; !set && git.Epoch != "" {
 		args["SOURCE_DATE_EPOCH"] = git.Epoch
 	}
-	caches := planCache(cfg, img, u.Repository, ps, data, bad, field+".cache.ref")
+	caches := planCache(cfg, img, u.Repository, ps, data, bad, field)
 	annotations := git.Annotations(u.Version)
 	for k, v := range img.Annotations {
 		annotations[k] = v
