@@ -45,7 +45,8 @@ type JobTest struct {
 	Workdir string            `yaml:"workdir"`
 	Env     map[string]string `yaml:"env"`
 	User    string            `yaml:"user"`
-	// Command is the argv; Shell, instead, is run with /bin/sh -c.
+	// Command is the argv; Shell, instead, is run with /bin/sh -c, its
+	// stderr joined to its stdout so that the log keeps their order.
 	Command []string `yaml:"command"`
 	Shell   string   `yaml:"shell"`
 	// Timeout stops the job: a duration such as 90s or 30m; default 30m.
@@ -110,9 +111,13 @@ func (j JobTest) label() string {
 	return strings.Join(j.Command, " ")
 }
 
+// argv is the job's command. A shell job's stderr goes to its stdout:
+// BuildKit brings a process's two streams separately, so lines written to
+// each would reach the log out of order (an error far from the output it
+// follows).
 func (j JobTest) argv() []string {
 	if j.Shell != "" {
-		return []string{"/bin/sh", "-c", j.Shell}
+		return []string{"/bin/sh", "-c", "exec 2>&1\n" + j.Shell}
 	}
 	return j.Command
 }
@@ -185,7 +190,11 @@ func jobTest(ctx context.Context, ex Executor, t *Target, j JobTest, o Options) 
 	defer log.Close()
 	r.Log = log.Name()
 	out := &lockedWriter{w: log}
-	fmt.Fprintf(out, "# polyarch job %q on %s (%s): %q in %s\n", j.label(), platform.Format(t.Platform), t.Ref, j.argv(), j.workdir())
+	what := fmt.Sprintf("%q", j.Command)
+	if j.Shell != "" {
+		what = fmt.Sprintf("sh -c %q", j.Shell)
+	}
+	fmt.Fprintf(out, "# polyarch job %q on %s (%s): %s in %s\n", j.label(), platform.Format(t.Platform), t.Ref, what, j.workdir())
 
 	proc := t.Process(nil, envMap(j.Env), j.workdir(), j.User)
 	proc.Args, proc.Stdout, proc.Stderr = j.argv(), out, out

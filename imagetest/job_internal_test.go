@@ -133,7 +133,7 @@ jobs:
 		!strings.Contains(fails.Message, "compiling step 30\nbuild says exit 3\n# exit status 3") || strings.Contains(fails.Message, "compiling step 10\n") {
 		t.Errorf("a failing job shows the log's tail:\n%s", fails.Message)
 	}
-	if p := node.procs[1]; p.Cwd != DefaultJobWorkdir || strings.Join(p.Args, " ") != "/bin/sh -c make test" {
+	if p := node.procs[1]; p.Cwd != DefaultJobWorkdir || strings.Join(p.Args, " ") != "/bin/sh -c exec 2>&1\nmake test" {
 		t.Errorf("shell job process %+v", p)
 	}
 

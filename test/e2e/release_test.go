@@ -133,6 +133,7 @@ func TestReleaseExamples(t *testing.T) {
 	})
 
 	t.Run("builder: one version, then all", func(t *testing.T) {
+		prepareBuilderExample(t, srv.host) // its Go toolchain image and upstream repositories
 		out, code, rep, _ := release(t, root, "-f", "examples/builder/polyarch.yaml", "--registry", srv.host, "builder@2.4")
 		if code != 0 || len(rep.Units) != 1 || rep.Units[0].Name != "builder@2.4" {
 			t.Fatalf("exit %d, units %+v\n%s", code, rep.Units, out)
