@@ -22,7 +22,7 @@ import (
 
 // ReleaseOptions tune Release.
 type ReleaseOptions struct {
-	// LogDir keeps each build's log.
+	// LogDir keeps each build's log, and each test job's.
 	LogDir string
 	// Remote reaches the registry.
 	Remote []remote.Option
@@ -244,7 +244,7 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 				}
 			}
 		}
-		imagetest.RunJobs(ctx, jobs, testerFor, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore}, start, done)
+		imagetest.RunJobs(ctx, jobs, testerFor, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore, LogDir: o.LogDir}, start, done)
 	}
 
 	// 3. Each unit's publish step, over every platform of its image.
