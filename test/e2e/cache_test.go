@@ -106,18 +106,16 @@ func buildLogs(t *testing.T, proj, builder string, args ...string) (out string, 
 	logDir := t.TempDir()
 	out, code = polyarchIn(t, proj, append([]string{"build", "--builder-dir", builder, "--log-dir", logDir}, args...)...)
 	digests, logs = map[string]string{}, map[string]string{}
-	row := regexp.MustCompile(`(?m)^app\s+-\s+(\S+)\s+local\s+\S+\s+(sha256:[0-9a-f]+)`)
+	row := regexp.MustCompile(`(?m)^\S+\s+\S+\s+(linux/\S+)\s+local\s+\S+\s+(sha256:[0-9a-f]+)`)
 	for _, m := range row.FindAllStringSubmatch(out, -1) {
 		digests[m[1]] = m[2]
 	}
 	files, _ := filepath.Glob(filepath.Join(logDir, "*.log"))
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		for _, p := range []string{"linux/amd64", "linux/arm64"} {
-			if strings.Contains(filepath.Base(f), strings.ReplaceAll(strings.TrimPrefix(p, "linux/"), "/", "-")) {
-				logs[p] = string(b)
-			}
-		}
+		// build.Run names them image_os-arch[-variant].log.
+		_, plat, _ := strings.Cut(strings.TrimSuffix(filepath.Base(f), ".log"), "_")
+		logs[strings.ReplaceAll(plat, "-", "/")] = string(b)
 	}
 	return out, code, digests, logs
 }
@@ -300,5 +298,51 @@ func TestCacheFallsBackWhereARegistryRefusesOneForm(t *testing.T) {
 	out, code, _, _ = buildLogs(t, proj(host, base), builder, "--platform", "linux/amd64")
 	if code != 0 || !regexpLine(out, `^warning: registry `+regexp.QuoteMeta(host)+` refused BuildKit's OCI index cache too \(.*\): its builds are not cached in the registry$`) {
 		t.Errorf("both forms refused: exit %d\n%s", code, out)
+	}
+}
+
+// The gobuild example, a real compile: cross-compiled for amd64, arm64 and
+// s390x, released and verified; then a fresh builder node rebuilds it from
+// the registry cache without compiling, to the same digests.
+func TestGobuildExampleRebuildsFromTheRegistryCacheOnAFreshNode(t *testing.T) {
+	srv := startServe(t)
+	testutil.Busybox(t, srv.host)
+	goImage(t, srv.host)
+	root := testutil.RepoRoot()
+	example := filepath.Join(root, "examples", "gobuild")
+	out, code, rep, _ := release(t, root, "-f", "examples/gobuild/polyarch.yaml", "--registry", srv.host, "gobuild")
+	if code != 0 || !rep.OK || len(rep.Units) != 1 || len(rep.Units[0].Targets) != 3 {
+		t.Fatalf("release gobuild: exit %d\n%s", code, out)
+	}
+	released := map[string]string{}
+	for _, tr := range rep.Units[0].Targets {
+		released[tr.Platform] = tr.Digest
+	}
+	if out, code := polyarchIn(t, root, "verify", srv.host+"/examples/gobuild:1.0"); code != 0 {
+		t.Errorf("polyarch verify: exit %d\n%s", code, out)
+	}
+
+	// polyarch build has no --registry: a copy of the config that names
+	// it, and the example's directory as the context.
+	cfg, err := os.ReadFile(filepath.Join(example, "polyarch.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := regexp.MustCompile(`(?m)^registry: .*$`).ReplaceAllString(string(cfg), "registry: "+srv.host)
+	yaml = strings.ReplaceAll(yaml, "    context: .\n", "    context: "+example+"\n")
+	local := filepath.Join(t.TempDir(), "polyarch.yaml")
+	writeFile(t, local, yaml)
+	out, code, digests, logs := buildLogs(t, root, freshBuilder(t), "-f", local, "gobuild")
+	if code != 0 {
+		t.Fatalf("build on a fresh node: exit %d\n%s", code, out)
+	}
+	for p, want := range released {
+		if len(digests[p]) < len("sha256:")+12 || !strings.HasPrefix(want, digests[p]) { // the table shows digests short
+			t.Errorf("%s: rebuilt as %s, released as %s", p, digests[p], want)
+		}
+		ran, cached := runSteps(logs[p])
+		if len(ran) != 0 || len(cached) == 0 {
+			t.Errorf("%s on a fresh node: ran %q; want the compile from the registry cache\n%s", p, ran, logs[p])
+		}
 	}
 }
