@@ -74,12 +74,8 @@ func run(ctx context.Context, c config) error {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	// polyarch build runs in the project directory: every path absolute.
-	for _, p := range []*string{&c.work, &c.polyarch, &c.buildctl, &c.rootfs} {
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			return err
-		}
-		*p = abs
+	if err := harness.AbsPaths(&c.work, &c.polyarch, &c.buildctl, &c.rootfs); err != nil {
+		return err
 	}
 
 	reg, err := harness.StartPolyarch(ctx, c.polyarch, filepath.Join(c.work, "registry"))
@@ -129,11 +125,8 @@ func run(ctx context.Context, c config) error {
 	rep.LoadEnd = harness.LoadAverage()
 	rep.summarise()
 	rep.print(os.Stdout)
-	if c.jsonOut != "" {
-		if err := harness.WriteJSON(c.jsonOut, &rep); err != nil {
-			return err
-		}
-		fmt.Println("results written to", c.jsonOut)
+	if err := harness.SaveResults(c.jsonOut, &rep); err != nil {
+		return err
 	}
 	return nil
 }

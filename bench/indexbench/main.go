@@ -124,11 +124,8 @@ func run(ctx context.Context, c config) error {
 	}
 	rep.LoadEnd = harness.LoadAverage()
 	rep.print(os.Stdout)
-	if c.jsonOut != "" {
-		if err := harness.WriteJSON(c.jsonOut, &rep); err != nil {
-			return err
-		}
-		fmt.Println("results written to", c.jsonOut)
+	if err := harness.SaveResults(c.jsonOut, &rep); err != nil {
+		return err
 	}
 	return nil
 }

@@ -120,11 +120,8 @@ func run(ctx context.Context, c config) error {
 	rep.LoadEnd = harness.LoadAverage()
 	rep.summarise(servers[0].name, servers[1].name)
 	rep.printTable(os.Stdout)
-	if c.jsonOut != "" {
-		if err := harness.WriteJSON(c.jsonOut, &rep); err != nil {
-			return err
-		}
-		fmt.Println("results written to", c.jsonOut)
+	if err := harness.SaveResults(c.jsonOut, &rep); err != nil {
+		return err
 	}
 	return nil
 }

@@ -57,3 +57,29 @@ func WriteJSON(path string, v any) error {
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
+
+// SaveResults writes v as JSON to path (nothing when path is empty, the
+// -json flag left out) and says where.
+func SaveResults(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	if err := WriteJSON(path, v); err != nil {
+		return err
+	}
+	fmt.Println("results written to", path)
+	return nil
+}
+
+// AbsPaths makes each path absolute in place: the benchmarks run tools in
+// other directories (a project, a clone) with paths given relative to here.
+func AbsPaths(paths ...*string) error {
+	for _, p := range paths {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	return nil
+}
