@@ -1,7 +1,6 @@
 package imagetest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/polyarch/polyarch/build"
 	"github.com/polyarch/polyarch/build/buildkit"
 	"github.com/polyarch/polyarch/platform"
 )
@@ -225,7 +225,7 @@ func jobTest(ctx context.Context, ex Executor, t *Target, j JobTest, o Options) 
 		return r, nil
 	}
 	fmt.Fprintf(out, "# %s\n", r.Message)
-	if tail := tailLines(log.Name(), logTail); tail != "" {
+	if tail := strings.TrimSpace(build.Tail(log.Name(), logTail)); tail != "" {
 		r.Message += fmt.Sprintf("\n--- last lines of %s:\n%s", log.Name(), tail)
 	}
 	return r, nil
@@ -266,17 +266,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// tailLines is the last n lines of a file.
-func tailLines(file string, n int) string {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.TrimSpace([]byte(strings.Join(lines, "\n"))))
 }

@@ -221,13 +221,5 @@ func verifySignatures(ctx context.Context, g *globals, ref name.Reference, rf *r
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		err = rep.WriteJSON(g.stdout)
-	} else {
-		err = rep.WriteText(g.stdout)
-	}
-	if err != nil {
-		return err
-	}
-	return rep.Err()
+	return printReport(g, rep, asJSON)
 }

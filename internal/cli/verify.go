@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"io"
+
 	"github.com/spf13/cobra"
 
 	"github.com/polyarch/polyarch/verify"
@@ -64,15 +66,7 @@ missing or wrong.`,
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				err = rep.WriteJSON(g.stdout)
-			} else {
-				err = rep.WriteText(g.stdout)
-			}
-			if err != nil {
-				return err
-			}
-			return rep.Err()
+			return printReport(g, rep, asJSON)
 		},
 	}
 	rf.register(cmd)
@@ -81,4 +75,25 @@ missing or wrong.`,
 	cmd.Flags().StringArrayVar(&keys, "key", nil, "with --signatures: a public key that signatures must verify with (a file or env://VAR; repeatable: any of them)")
 	cmd.Flags().StringArrayVar(&ignore, "ignore", nil, "skip files whose path in a layer matches this glob (repeatable; ** matches any directories, a matched directory skips what is beneath)")
 	return cmd
+}
+
+// findingsReport is what verify's checks return: printed as text or JSON, then
+// its findings as the command's error (exit 1).
+type findingsReport interface {
+	WriteJSON(io.Writer) error
+	WriteText(io.Writer) error
+	Err() error
+}
+
+func printReport(g *globals, rep findingsReport, asJSON bool) error {
+	var err error
+	if asJSON {
+		err = rep.WriteJSON(g.stdout)
+	} else {
+		err = rep.WriteText(g.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	return rep.Err()
 }
