@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -46,8 +47,33 @@ type Result struct {
 	Digest    v1.Hash      `json:"digest"`
 	MediaType string       `json:"mediaType"`
 	Signature sign.Outcome `json:"signature"`
+	// Format is where the signatures and attestations are.
+	Format sign.Format `json:"format"`
 	// Children are the index's platforms in index order; empty for an image.
 	Children []Child `json:"children,omitempty"`
+	// Duration is how long Sign took.
+	Duration time.Duration `json:"duration"`
+}
+
+// Written counts the signatures and attestations Sign wrote: 0 when the
+// key had signed and attached everything already.
+func (r *Result) Written() int {
+	n := 0
+	count := func(o *sign.Outcome) {
+		if o != nil && *o == sign.Written {
+			n++
+		}
+	}
+	if len(r.Children) != 1 || r.Children[0].Digest != r.Digest {
+		count(&r.Signature) // an index's own signature; an image's is its child's
+	}
+	for i := range r.Children {
+		c := &r.Children[i]
+		count(&c.Signature)
+		count(c.SBOM)
+		count(c.Provenance)
+	}
+	return n
 }
 
 // Child is what Sign did with one platform's image.
@@ -76,6 +102,7 @@ func Sign(ctx context.Context, ref name.Reference, o Options) (*Result, error) {
 	if o.Signer == nil {
 		return nil, errors.New("evidence.Sign: no signer")
 	}
+	start := time.Now()
 	if o.Jobs < 1 {
 		o.Jobs = DefaultJobs
 	}
@@ -101,7 +128,7 @@ func Sign(ctx context.Context, ref name.Reference, o Options) (*Result, error) {
 		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
 	repo := ref.Context()
-	res := &Result{Reference: ref.String(), Digest: desc.Digest, MediaType: string(desc.MediaType)}
+	res := &Result{Reference: ref.String(), Digest: desc.Digest, MediaType: string(desc.MediaType), Format: o.Signer.Format()}
 	switch {
 	case desc.MediaType.IsIndex():
 		idx, err := desc.ImageIndex()
@@ -158,6 +185,7 @@ func Sign(ctx context.Context, ref name.Reference, o Options) (*Result, error) {
 			return nil, err
 		}
 		res.Children, res.Signature = []Child{*c}, c.Signature
+		res.Duration = time.Since(start)
 		return res, nil
 	default:
 		return nil, fmt.Errorf("signing %s: media type %s is neither an index nor an image", ref, desc.MediaType)
@@ -166,6 +194,7 @@ func Sign(ctx context.Context, ref name.Reference, o Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signing %s: %w", ref, err)
 	}
+	res.Duration = time.Since(start)
 	return res, nil
 }
 

@@ -71,6 +71,10 @@ func TestSignAttachesEvidenceToEveryChildThenTheIndex(t *testing.T) {
 	if len(res.Children) != 2 || res.Signature != sign.Written {
 		t.Fatalf("result: %+v", res)
 	}
+	// Per child a signature, an SBOM and a provenance statement, then the index's signature.
+	if n := res.Written(); n != 2*3+1 || res.Format != sign.TagFormat || res.Duration <= 0 {
+		t.Errorf("written %d (want 7), format %v, duration %v", n, res.Format, res.Duration)
+	}
 	for _, c := range res.Children {
 		if c.Digest != digests[c.Platform] || c.Signature != sign.Written || *c.SBOM != sign.Written || *c.Provenance != sign.Written {
 			t.Errorf("%s: %+v", c.Platform, c)
@@ -103,8 +107,8 @@ func TestSignAttachesEvidenceToEveryChildThenTheIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Signature != sign.Unchanged {
-		t.Errorf("the index signed again: %v", again.Signature)
+	if again.Signature != sign.Unchanged || again.Written() != 0 {
+		t.Errorf("the index signed again: %v, %d written", again.Signature, again.Written())
 	}
 	for _, c := range again.Children {
 		if c.Signature != sign.Unchanged || *c.SBOM != sign.Unchanged || *c.Provenance != sign.Unchanged {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/polyarch/polyarch/internal/testutil"
 	"github.com/polyarch/polyarch/pipeline"
+	"github.com/polyarch/polyarch/report"
 	"github.com/polyarch/polyarch/sign"
 	"github.com/polyarch/polyarch/verify"
 )
@@ -123,15 +124,23 @@ func TestReleaseWithSigningSignsRecordsAndTheIndex(t *testing.T) {
 		t.Fatalf("%d platforms tested, want 2", n)
 	}
 	key := testutil.SigningKey(t)
-	signed := func() {
+	signed := func() *report.Signed {
 		t.Helper()
-		_, err := pipeline.Release(context.Background(), plan, nodes, pipeline.ReleaseOptions{LogDir: t.TempDir(),
+		rep, err := pipeline.Release(context.Background(), plan, nodes, pipeline.ReleaseOptions{LogDir: t.TempDir(),
 			Signing: &pipeline.Signing{Key: key, Evidence: true, RecordKeys: []*sign.PublicKey{key.Public()}}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		if rep.Units[0].Signed == nil {
+			t.Fatalf("the run report of a signed release says nothing of signing: %+v", rep.Units[0])
+		}
+		return rep.Units[0].Signed
 	}
-	signed()
+	// The report says what was signed: 2 children with their SBOM and
+	// provenance, then the index.
+	if s := signed(); s.Format != "tag" || s.Platforms != 2 || s.Written != 2*3+1 || !s.Evidence || s.Duration <= 0 {
+		t.Errorf("report of the first signed release: %+v", s)
+	}
 	if n := len(node.tested); n != 4 {
 		t.Errorf("%d platform tests after a signed release, want 4: the unsigned records must not spare a test", n)
 	}
@@ -147,7 +156,9 @@ func TestReleaseWithSigningSignsRecordsAndTheIndex(t *testing.T) {
 			t.Errorf("%s provenance: %q", c.Platform, c.Provenance.Detail)
 		}
 	}
-	signed()
+	if s := signed(); s.Written != 0 {
+		t.Errorf("a second signed release wrote %d signatures or attestations, want 0", s.Written)
+	}
 	if n := len(node.tested); n != 4 {
 		t.Errorf("%d platform tests after a second signed release, want 4 (its own signed records reused)", n)
 	}

@@ -604,6 +604,7 @@ func (r *PublishResult) UnitReport() *UnitReport {
 	for _, res := range r.Resolved {
 		ur.Resolved = append(ur.Resolved, report.Resolution(res))
 	}
+	ur.Signed = r.signedReport()
 	if r.State == nil {
 		return ur
 	}
@@ -661,7 +662,22 @@ func releasePublish(ctx context.Context, cfg *config.Config, u *Unit, ur *UnitRe
 	for _, r := range res.Resolved {
 		ur.Resolved = append(ur.Resolved, report.Resolution(r))
 	}
+	ur.Signed = res.signedReport()
 	return res.Outcome != Failed && !res.CheckFailed()
+}
+
+// signedReport is what signing did, as a run report says it; nil when
+// nothing was signed.
+func (r *PublishResult) signedReport() *report.Signed {
+	s := r.Signed
+	if s == nil {
+		return nil
+	}
+	out := &report.Signed{Format: s.Format.String(), Platforms: len(s.Children), Written: s.Written(), Duration: s.Duration}
+	for _, c := range s.Children {
+		out.Evidence = out.Evidence || c.SBOM != nil
+	}
+	return out
 }
 
 // recordTests writes the test record of one target this run tested, passed

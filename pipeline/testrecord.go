@@ -94,7 +94,7 @@ type TestRecord struct {
 	Time    time.Time          `json:"time"`
 	Results []imagetest.Result `json:"results"`
 
-	// Ref is where the record itself is stored (set when read).
+	// Ref is where the record itself is stored (set when read or written).
 	Ref string `json:"-"`
 }
 
@@ -241,6 +241,7 @@ func writeTestRecord(ctx context.Context, repo name.Repository, subject string, 
 	if err := remote.Put(dst, rawManifest{body: raw, mt: types.OCIManifestSchema1}, opts...); err != nil {
 		return fmt.Errorf("recording the tests of %s: %w", subjectRef, err)
 	}
+	rec.Ref = dst.String()
 	return nil
 }
 

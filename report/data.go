@@ -33,6 +33,24 @@ type Unit struct {
 	// Resolved is what a host of each tested platform gets from the
 	// published name.
 	Resolved []Resolution `json:"resolved,omitempty"`
+	// Signed is what signing did after publishing, with a sign: section.
+	Signed *Signed `json:"signed,omitempty"`
+}
+
+// Signed is what signing a published index did: its signature and its
+// children's signatures, SBOMs and provenance.
+type Signed struct {
+	// Format is where they went: "tag" or "referrers".
+	Format string `json:"format"`
+	// Platforms is how many children were signed.
+	Platforms int `json:"platforms"`
+	// Written counts the signatures and attestations written; 0 when all
+	// were there already.
+	Written int `json:"written"`
+	// Evidence: each child got its SBOM and provenance.
+	Evidence bool `json:"evidence"`
+	// Duration is how long signing and attaching took.
+	Duration time.Duration `json:"duration"`
 }
 
 // Target is one platform of a unit.

@@ -142,6 +142,7 @@ pre{white-space:pre-wrap;font-size:12px;margin:.3em 0;max-width:36em}
 {{range .Rows}}<tr>
 <td class="{{.Class}}"><b>{{.Name}}</b><br><span class="status">{{.Status}}</span><br><code>{{.IndexRef}}</code>
 {{if .Digest}}<br><code class="digest" title="{{.Digest}}">{{short .Digest}}</code>{{end}}
+{{with .Signed}}<br><span class="small signed">signed ({{.Format}}), {{.Platforms}} platforms{{if .Evidence}} with SBOM and provenance{{end}} · {{dur .Duration}}</span>{{end}}
 {{if .Reason}}<pre>{{.Reason}}</pre>{{end}}</td>
 {{range .Cells}}{{if .}}<td class="{{.Class}}" data-platform="{{.Platform}}">
 <span class="status">{{.Status}}</span>{{if .Optional}} <span class="small">(optional{{if .LeftOut}}, left out{{end}})</span>{{end}}<br>

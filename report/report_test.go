@@ -280,6 +280,18 @@ func TestWriteHTMLPassed(t *testing.T) {
 	if !strings.Contains(buf.String(), "every image published") {
 		t.Error("no verdict")
 	}
+	if strings.Contains(buf.String(), "signed (") {
+		t.Error("an unsigned release's page says signed")
+	}
+	r.Units[0].Signed = &report.Signed{Format: "tag", Platforms: 3, Written: 10, Evidence: true, Duration: 1200 * time.Millisecond}
+	buf.Reset()
+	if err := report.WriteHTML(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	_, rows, _ = table(t, buf.String())
+	if got := rows[0][0].text; !strings.Contains(got, "signed (tag), 3 platforms with SBOM and provenance · 1.2s") {
+		t.Errorf("image cell %q: want what signing did", got)
+	}
 }
 
 func TestWriteJSONRoundTrips(t *testing.T) {
