@@ -195,4 +195,3 @@ func TestTestJobsRefuse(t *testing.T) {
 		})
 	}
 }
-
