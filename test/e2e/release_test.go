@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/polyarch/polyarch/evidence"
 	"github.com/polyarch/polyarch/internal/testutil"
 )
 
@@ -29,6 +30,11 @@ type runReport struct {
 			Optional                                   bool
 			LeftOut                                    bool `json:"leftOut"`
 			TestsReused                                bool `json:"testsReused"`
+		}
+		Signed *struct {
+			Format             string
+			Platforms, Written int
+			Evidence           bool
 		}
 	}
 }
@@ -111,6 +117,72 @@ func TestReleaseExamples(t *testing.T) {
 		sk := run(t, skopeo, "inspect", "--tls-verify=false", "--override-os", "linux", "--override-arch", "arm", "--override-variant", "v7", "docker://"+index)
 		if !strings.Contains(sk, `"Architecture": "arm"`) {
 			t.Errorf("skopeo as an arm/v7 host:\n%s", sk)
+		}
+	})
+
+	// The agent example with a sign: section, through the real builder:
+	// the index and each child signed after publishing, each child's SBOM
+	// and provenance (tested, native or emulated) attached, checked by cosign.
+	t.Run("agent: signed release", func(t *testing.T) {
+		bin := polyarchBinary(t)
+		cosign := testutil.Tool(t, "cosign")
+		files := map[string]string{}
+		for _, f := range []string{"Dockerfile", "antrea-agent", "polyarch.yaml"} {
+			b, err := os.ReadFile(filepath.Join(root, "examples", "agent", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[f] = string(b)
+		}
+		files["polyarch.yaml"] += "sign:\n  key: cosign.key\n"
+		dir := project(t, files)
+		t.Setenv("COSIGN_PASSWORD", "e2e-password")
+		prefix := signKeys(t, bin, dir, "cosign")
+		out, code, rep, _ := release(t, dir, "-f", "polyarch.yaml", "--registry", srv.host)
+		if code != 0 || !rep.OK {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		u := rep.Units[0]
+		if s := u.Signed; s == nil || s.Format != "tag" || s.Platforms != 3 || s.Written != 3*3+1 || !s.Evidence {
+			t.Fatalf("the report says signing did %+v; want the index and 3 children signed, each with its SBOM and provenance\n%s", s, out)
+		}
+		if !strings.Contains(out, "signed "+u.Digest[:7+12]) {
+			t.Errorf("the output does not say the index was signed:\n%s", out)
+		}
+		repo := srv.host + "/antrea/antrea-agent-ubuntu"
+		verify := append([]string{"verify", "--key", prefix + ".pub"}, cosignArgs(t, "tag")...)
+		if out, err := runErr(nil, cosign, append(verify, repo+"@"+u.Digest)...); err != nil {
+			t.Errorf("cosign verify of the index: %v\n%s", err, out)
+		}
+		for _, tr := range u.Targets {
+			child := repo + "@" + tr.Digest
+			if out, err := runErr(nil, cosign, append(verify, child)...); err != nil {
+				t.Errorf("cosign verify %s: %v\n%s", tr.Platform, err, out)
+			}
+			out, err := runErr(nil, cosign, append(append([]string{"verify-attestation", "--key", prefix + ".pub", "--type", "slsaprovenance1"}, cosignArgs(t, "tag")...), child)...)
+			if err != nil {
+				t.Errorf("cosign verify-attestation --type slsaprovenance1 %s: %v\n%s", tr.Platform, err, out)
+				continue
+			}
+			var found bool
+			for _, st := range statements(t, out) {
+				ps, err := evidence.ReadProvenance(st["predicate"])
+				if err != nil {
+					continue
+				}
+				found = true
+				exec := map[bool]string{true: "native", false: "emulated"}[tr.Native]
+				if ps.Platform != tr.Platform || ps.Execution != exec || ps.Tested == nil || !*ps.Tested {
+					t.Errorf("%s: provenance says platform %s, %s, tested %v; the release built it %s and its tests passed", tr.Platform, ps.Platform, ps.Execution, ps.Tested, exec)
+				}
+			}
+			if !found {
+				t.Errorf("%s: cosign found no polyarch provenance:\n%s", tr.Platform, out)
+			}
+		}
+		stdout, stderr, code := runSplit(t, bin, "verify", srv.host+"/antrea/antrea-agent-ubuntu:v1.4.0", "--signatures", "--key", prefix+".pub")
+		if code != 0 || !strings.Contains(stdout, "0 problems") {
+			t.Errorf("polyarch verify --signatures: exit %d\n%s%s", code, stdout, stderr)
 		}
 	})
 
