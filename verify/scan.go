@@ -2,15 +2,11 @@ package verify
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-
+	"github.com/polyarch/polyarch/internal/layerstream"
 	"github.com/polyarch/polyarch/platform"
 )
 
@@ -97,38 +93,13 @@ func (s layerScan) check(want v1.Platform, label string) []Finding {
 	return out
 }
 
-// readBufferSize is the buffer between the compressed stream and its
-// decompressor: large enough that a network or file read is rarely the
-// bottleneck, small enough to keep eight scans well under 10 MiB.
-const readBufferSize = 256 << 10
-
-var (
-	gzipMagic = []byte{0x1f, 0x8b}
-	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
-)
-
 // scan walks the tar in r and records its ELF files.
 func scan(r io.Reader, ignore []pattern) (layerScan, error) {
-	br := bufio.NewReaderSize(r, readBufferSize)
-	magic, _ := br.Peek(4) // a shorter stream is an empty or broken tar; tar says which
-	var tarStream io.Reader = br
-	switch {
-	case bytes.HasPrefix(magic, gzipMagic):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return layerScan{}, fmt.Errorf("gzip: %w", err)
-		}
-		defer zr.Close()
-		tarStream = zr
-	case bytes.HasPrefix(magic, zstdMagic):
-		// One goroutine per stream: layers are already scanned in parallel.
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return layerScan{}, fmt.Errorf("zstd: %w", err)
-		}
-		defer zr.Close()
-		tarStream = zr
+	tarStream, done, err := layerstream.Open(r)
+	if err != nil {
+		return layerScan{}, err
 	}
+	defer done()
 
 	var s layerScan
 	var w elfWindow
