@@ -1,17 +1,14 @@
 package evidence
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha1" //nolint:gosec // SPDX 2.3 requires a SHA1 checksum of every file
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash"
-	"io"
 	"net/url"
 	"path"
 	"regexp"
@@ -21,7 +18,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
 
@@ -56,11 +52,16 @@ type Subject struct {
 // only package databases are held in memory. The document's creation time
 // is the image's, so the same image gives the same document.
 func SBOM(ctx context.Context, img v1.Image, s Subject, tool string) (*spdx.Document, error) {
+	return (&LayerCache{}).SBOM(ctx, img, s, tool)
+}
+
+// SBOM is the package's SBOM, reading only the layers c has not read yet.
+func (c *LayerCache) SBOM(ctx context.Context, img v1.Image, s Subject, tool string) (*spdx.Document, error) {
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading the config of %s: %w", s.ref(), err)
 	}
-	fs, err := scan(ctx, img)
+	fs, err := scan(ctx, img, c)
 	if err != nil {
 		return nil, fmt.Errorf("listing the files of %s: %w", s.ref(), err)
 	}
@@ -246,51 +247,6 @@ func isDatabase(p string) bool {
 		return true
 	}
 	return false
-}
-
-// scan streams the flattened filesystem once.
-func scan(ctx context.Context, img v1.Image) (*scanned, error) {
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	out := &scanned{}
-	dbs := map[string][]byte{}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		if h.Typeflag != tar.TypeReg {
-			continue
-		}
-		p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
-		s1, s256 := sha1.New(), sha256.New() //nolint:gosec
-		var keep *bytes.Buffer
-		w := io.MultiWriter(s1, s256)
-		if isDatabase(p) && h.Size <= maxDatabase {
-			keep = &bytes.Buffer{}
-			w = io.MultiWriter(s1, s256, keep)
-		}
-		if _, err := io.Copy(w, tr); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, err)
-		}
-		out.files = append(out.files, file{path: p, sha1: hexOf(s1), sha256: hexOf(s256)})
-		if keep != nil {
-			dbs[p] = keep.Bytes()
-		}
-	}
-	sort.Slice(out.files, func(i, j int) bool { return out.files[i].path < out.files[j].path })
-	out.osID, out.osVersion = osRelease(dbs)
-	out.packages = append(out.packages, dpkgPackages(dbs)...)
-	out.packages = append(out.packages, apkPackages(dbs["lib/apk/db/installed"])...)
-	out.packages = append(out.packages, busyboxPackages(dbs)...)
-	return out, nil
 }
 
 func hexOf(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

@@ -36,6 +36,10 @@ type Options struct {
 	Polyarch string
 	// OnChild, when set, is called as each child is done.
 	OnChild func(Child)
+	// Layers, when set, keeps what SBOMs found in each layer across Sign
+	// calls: give one to every Sign of a release, so that a layer its images
+	// share is read once. Nil: a cache for this call.
+	Layers *LayerCache
 }
 
 // DefaultJobs is Options.Jobs' default.
@@ -108,6 +112,9 @@ func Sign(ctx context.Context, ref name.Reference, o Options) (*Result, error) {
 	}
 	if o.Polyarch == "" {
 		o.Polyarch = "polyarch"
+	}
+	if o.Layers == nil {
+		o.Layers = &LayerCache{}
 	}
 	// One puller and one pusher for every request: each repository is
 	// pinged and authorised once, not once per signature and attestation.
@@ -223,7 +230,7 @@ func (o Options) attest(ctx context.Context, repo name.Repository, img v1.Image,
 	c := &Child{Platform: platform.Format(p), Digest: d.Digest}
 	ref := repo.Digest(d.Digest.String())
 	s := Subject{Repository: repo, Digest: d.Digest, Platform: p}
-	doc, err := SBOM(ctx, img, s, "polyarch-"+o.Polyarch)
+	doc, err := o.Layers.SBOM(ctx, img, s, "polyarch-"+o.Polyarch)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,9 @@ type Signing struct {
 	// RecordKeys are the keys a test record must be signed by to count:
 	// Key's own and sign.recordKeys.
 	RecordKeys []*sign.PublicKey
+	// layers keeps what the SBOMs found in each layer across the images
+	// and versions of a run, so that a shared base layer is read once.
+	layers evidence.LayerCache
 }
 
 // SigningFromConfig loads cfg's sign: section, reading the key's password
@@ -99,6 +102,7 @@ func signPublished(ctx context.Context, o PublishOptions, target name.Reference,
 		Remote:     o.Remote,
 		NoEvidence: !o.Signing.Evidence,
 		Polyarch:   PolyarchVersion(),
+		Layers:     &o.Signing.layers,
 		Build: func(p v1.Platform, d v1.Hash) *evidence.Build {
 			ps := byPlatform[platform.Format(platform.Normalize(p))]
 			b := &evidence.Build{Polyarch: PolyarchVersion(), Version: u.Version, Commit: u.Git.Commit, Source: u.Git.Remote}
