@@ -432,6 +432,8 @@ type SBOMSummary struct {
 	Platform string
 	Files    int
 	Packages int
+	// Tool is the tool that made it ("polyarch-v0.5.0"), when it says.
+	Tool string
 }
 
 // ReadSBOM summarises an SPDX predicate written by SBOM (or any SPDX JSON
@@ -452,6 +454,13 @@ func ReadSBOM(predicate []byte) (*SBOMSummary, error) {
 			continue
 		}
 		s := &SBOMSummary{Files: len(doc.Files), Packages: len(doc.Packages) - 1, Platform: strings.TrimPrefix(p.PackageComment, "platform ")}
+		if ci := doc.CreationInfo; ci != nil {
+			for _, c := range ci.Creators {
+				if c.CreatorType == "Tool" {
+					s.Tool = c.Creator
+				}
+			}
+		}
 		for _, c := range p.PackageChecksums {
 			if c.Algorithm == common.SHA256 {
 				s.Digest = v1.Hash{Algorithm: "sha256", Hex: c.Value}

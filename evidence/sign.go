@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -230,12 +231,22 @@ func (o Options) attest(ctx context.Context, repo name.Repository, img v1.Image,
 	c := &Child{Platform: platform.Format(p), Digest: d.Digest}
 	ref := repo.Digest(d.Digest.String())
 	s := Subject{Repository: repo, Digest: d.Digest, Platform: p}
-	doc, err := o.Layers.SBOM(ctx, img, s, "polyarch-"+o.Polyarch)
+	tool := "polyarch-" + o.Polyarch
+	sbom, err := o.signedSBOM(ctx, repo, d, tool)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the attestations of %s (%s): %w", ref, c.Platform, err)
 	}
-	c.Files, c.Packages = len(doc.Files), len(doc.Packages)-1
-	sts := []*in_toto.Statement{sign.Statement(d.Digest, SBOMPredicateType, doc)}
+	if sbom != nil {
+		c.Files, c.Packages = sbom.summary.Files, sbom.summary.Packages
+	} else {
+		doc, err := o.Layers.SBOM(ctx, img, s, tool)
+		if err != nil {
+			return nil, err
+		}
+		c.Files, c.Packages = len(doc.Files), len(doc.Packages)-1
+		sbom = &signedSBOM{statement: sign.Statement(d.Digest, SBOMPredicateType, doc)}
+	}
+	sts := []*in_toto.Statement{sbom.statement}
 
 	var byproducts []v1.Descriptor
 	if idx != nil {
@@ -260,6 +271,34 @@ func (o Options) attest(ctx context.Context, repo name.Repository, img v1.Image,
 	}
 	c.SBOM, c.Provenance = &outs[0], &outs[len(outs)-1]
 	return c, nil
+}
+
+// signedSBOM is an SBOM statement the signer's key signed before.
+type signedSBOM struct {
+	statement *in_toto.Statement
+	summary   *SBOMSummary
+}
+
+// signedSBOM returns the SBOM this key signed for d before, when the same
+// tool (polyarch's version) made it: an image is immutable by digest and
+// its SBOM a function of the image and the tool, so that one is current and
+// its layers need not be read again. Nil when there is none to keep.
+func (o Options) signedSBOM(ctx context.Context, repo name.Repository, d v1.Descriptor, tool string) (*signedSBOM, error) {
+	body, err := o.Signer.Attested(ctx, repo, d, SBOMPredicateType)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	var st struct {
+		Predicate json.RawMessage `json:"predicate"`
+	}
+	if json.Unmarshal(body, &st) != nil {
+		return nil, nil
+	}
+	sum, err := ReadSBOM(st.Predicate)
+	if err != nil || sum.Tool != tool || sum.Digest != d.Digest {
+		return nil, nil // another tool's or version's, or not about d: made again
+	}
+	return &signedSBOM{statement: sign.Statement(d.Digest, SBOMPredicateType, st.Predicate), summary: sum}, nil
 }
 
 // OCI annotations (and labels) that name where an image came from.

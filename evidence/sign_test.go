@@ -3,6 +3,9 @@ package evidence_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -113,6 +116,99 @@ func TestSignAttachesEvidenceToEveryChildThenTheIndex(t *testing.T) {
 	for _, c := range again.Children {
 		if c.Signature != sign.Unchanged || *c.SBOM != sign.Unchanged || *c.Provenance != sign.Unchanged {
 			t.Errorf("%s signed again: %+v", c.Platform, c)
+		}
+	}
+}
+
+// blobGets records the blobs a client GETs.
+type blobGets struct {
+	mu  sync.Mutex
+	got map[string]bool
+}
+
+func (b *blobGets) RoundTrip(r *http.Request) (*http.Response, error) {
+	if _, d, ok := strings.Cut(r.URL.Path, "/blobs/"); ok && r.Method == http.MethodGet {
+		b.mu.Lock()
+		if b.got == nil {
+			b.got = map[string]bool{}
+		}
+		b.got[d] = true
+		b.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (b *blobGets) take() map[string]bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	got := b.got
+	b.got = nil
+	return got
+}
+
+// A rerun keeps the SBOMs its key signed with the same polyarch: no layer
+// of a child is read again. Another version of polyarch makes them again.
+func TestSignAgainKeepsTheSignedSBOMs(t *testing.T) {
+	for _, f := range []sign.Format{sign.TagFormat, sign.ReferrersFormat} {
+		t.Run(f.String(), func(t *testing.T) { signAgainKeepsTheSignedSBOMs(t, f) })
+	}
+}
+
+func signAgainKeepsTheSignedSBOMs(t *testing.T, format sign.Format) {
+	ctx := context.Background()
+	reg := testutil.NewRegistry(t)
+	ref, digests := buildkitIndex(t, reg.Host)
+	var layers []string
+	for p, d := range digests {
+		img, err := remote.Image(testutil.Ref(t, ref).Context().Digest(d.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, _ := img.Layers()
+		for _, l := range ls {
+			ld, _ := l.Digest()
+			layers = append(layers, p+" "+ld.String())
+		}
+	}
+	gets := &blobGets{}
+	opts := []remote.Option{remote.WithTransport(gets)}
+	key := testutil.SigningKey(t)
+	signWith := func(version string) *evidence.Result {
+		t.Helper()
+		res, err := evidence.Sign(ctx, testutil.Ref(t, ref), evidence.Options{Signer: sign.NewSigner(key, sign.WithFormat(format), sign.WithRemote(opts...)), Remote: opts, Polyarch: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	read := func(got map[string]bool) (n int) {
+		for _, l := range layers {
+			if got[strings.Fields(l)[1]] {
+				n++
+			}
+		}
+		return n
+	}
+	signWith("v1")
+	if n := read(gets.take()); n != len(layers) {
+		t.Fatalf("the first signing read %d of the children's %d layers", n, len(layers))
+	}
+	again := signWith("v1")
+	if n := read(gets.take()); n != 0 || again.Written() != 0 {
+		t.Errorf("signing again with the same polyarch read %d layers and wrote %d; want none", n, again.Written())
+	}
+	for _, c := range again.Children {
+		if c.Files == 0 {
+			t.Errorf("%s: the kept SBOM's files are not counted", c.Platform)
+		}
+	}
+	newer := signWith("v2")
+	if n := read(gets.take()); n != len(layers) {
+		t.Errorf("polyarch v2 read %d of %d layers; want its own SBOMs made", n, len(layers))
+	}
+	for _, c := range newer.Children {
+		if *c.SBOM != sign.Written {
+			t.Errorf("%s: polyarch v2's SBOM %v, want written in place of v1's", c.Platform, *c.SBOM)
 		}
 	}
 }
