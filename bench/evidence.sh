@@ -3,10 +3,12 @@
 # sign of a published 5-platform busybox index (each child signed, its SBOM
 # and provenance attached and signed, the index signed last), its rerun, a
 # signature-only run and verify --signatures: wall time and requests through
-# a counting proxy. Goal: under 10% of a release of the same platforms (give
-# its wall time with -release-seconds). See bench/README.md.
+# a counting proxy; then the three examples released on the local builder
+# without and with a sign: section, each release to a fresh registry. Goal:
+# signing adds under 10% to a release of the examples. Needs root (the local
+# builder) unless -release "" is given. See bench/README.md.
 #
-#   bash bench/evidence.sh [evidencebench flags, e.g. -rounds 9 -release-seconds 20]
+#   bash bench/evidence.sh [evidencebench flags, e.g. -rounds 9 -release-rounds 3 -release agent]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$PWD/bin"
@@ -16,5 +18,5 @@ done
 echo "==> building polyarch and evidencebench into bin/"
 go build -o "$bin/polyarch" ./cmd/polyarch
 (cd bench && go build -o "$bin/" ./evidencebench) # bench/ is its own module
-"$bin/evidencebench" -polyarch "$bin/polyarch" -rootfs .cache/rootfs \
+"$bin/evidencebench" -polyarch "$bin/polyarch" -rootfs .cache/rootfs -repo . \
   -json "bench/results/evidence-$(date -u +%Y%m%dT%H%M%SZ).json" "$@"

@@ -4,15 +4,15 @@
 // each, signed; the index signed last), its idempotent rerun, a
 // signature-only run (--no-evidence) and `polyarch verify --signatures`,
 // each timed and its requests counted through a proxy in front of
-// `polyarch registry serve`. See bench/README.md.
+// `polyarch registry serve`; then what a sign: section adds to a release of
+// the examples (agent, validation, builder) on the local builder, each
+// release to a fresh registry, without and with signing. See bench/README.md.
 //
-//	evidencebench -polyarch bin/polyarch -rootfs .cache/rootfs [-rounds 5] [-release-seconds S] [-json out.json]
+//	evidencebench -polyarch bin/polyarch -rootfs .cache/rootfs [-rounds 5] [-release agent,validation,builder] [-release-rounds 2] [-json out.json]
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -30,6 +30,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/polyarch/polyarch/bench/internal/harness"
 	"github.com/polyarch/polyarch/importer"
 	"github.com/polyarch/polyarch/index"
 )
@@ -48,14 +49,19 @@ var arches = []struct {
 func main() {
 	bin := flag.String("polyarch", "bin/polyarch", "the polyarch binary")
 	rootfs := flag.String("rootfs", ".cache/rootfs", "the busybox root filesystems (scripts/busybox-rootfs.sh)")
-	rounds := flag.Int("rounds", 5, "measured rounds")
-	release := flag.Float64("release-seconds", 0, "wall time of a release of the same platforms to compare with (0: none)")
+	rounds := flag.Int("rounds", 5, "measured rounds of polyarch sign and verify")
+	release := flag.String("release", "agent,validation,builder", "the examples to release without and with signing (empty: none; needs root for the local builder)")
+	releaseRounds := flag.Int("release-rounds", 2, "measured rounds of the releases")
+	repo := flag.String("repo", ".", "the polyarch repository (its examples and scripts)")
 	out := flag.String("json", "", "write the samples and medians here")
 	flag.Parse()
-	if err := run(*bin, *rootfs, *rounds, *release, *out); err != nil {
+	if err := harness.AbsPaths(bin, rootfs, repo); err != nil {
 		fmt.Fprintln(os.Stderr, "evidencebench:", err)
 		os.Exit(1)
 	}
+	harness.Run("evidencebench", func(ctx context.Context) error {
+		return run(ctx, *bin, *rootfs, *repo, *rounds, splitList(*release), *releaseRounds, *out)
+	})
 }
 
 // sample is one timed command.
@@ -65,34 +71,24 @@ type sample struct {
 	ByMethod map[string]int `json:"byMethod"`
 }
 
-func run(bin, rootfs string, rounds int, release float64, out string) error {
+func run(ctx context.Context, bin, rootfs, repo string, rounds int, examples []string, releaseRounds int, out string) error {
 	work, err := os.MkdirTemp("", "polyarch-evidencebench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	port, err := freePort()
+	reg, err := harness.StartPolyarch(ctx, bin, filepath.Join(work, "registry"))
 	if err != nil {
 		return err
 	}
-	regAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	reg := exec.Command(bin, "registry", "serve", "--addr", regAddr, "--root", filepath.Join(work, "registry"), "--quiet")
-	reg.Stderr = os.Stderr
-	if err := reg.Start(); err != nil {
-		return err
-	}
-	defer func() { reg.Process.Signal(os.Interrupt); reg.Wait() }()
-	if err := waitUp(regAddr); err != nil {
-		return err
-	}
-	p, err := startProxy(regAddr)
+	defer reg.Stop()
+	p, err := startProxy(reg.Addr)
 	if err != nil {
 		return err
 	}
 	host := p.addr
 
 	// The busybox fixture, as the tests publish it.
-	ctx := context.Background()
 	var sources []index.Source
 	for _, a := range arches {
 		ref, err := name.ParseReference(host + "/base/busybox:" + a.debian)
@@ -159,27 +155,17 @@ func run(bin, rootfs string, rounds int, release float64, out string) error {
 		med[n] = m
 		fmt.Printf("    %-40s %8.2f %9d %13.1f   %s\n", n, m.Seconds, m.Requests, float64(m.Requests)/float64(len(arches)), methods(m.ByMethod))
 	}
-	full := med[names[0]]
-	if release > 0 {
-		ratio := full.Seconds / release
-		verdict := "met"
-		if ratio >= 0.10 {
-			verdict = "NOT met"
-		}
-		fmt.Printf("    signing and evidence / a release of %.2f s: %.3f; goal < 0.10: %s\n", release, ratio, verdict)
-	} else {
-		fmt.Printf("    (give -release-seconds, the wall time of a release of the same platforms, for the ratio; goal < 0.10)\n")
-	}
 	fmt.Printf("    load average at end: %s", load)
-	if out == "" {
-		return nil
+	results := map[string]any{"samples": samples, "medians": med, "platforms": len(arches)}
+	if len(examples) > 0 {
+		rel, err := benchRelease(ctx, bin, repo, work, examples, releaseRounds)
+		if err != nil {
+			return err
+		}
+		results["release"] = map[string]any{"samples": rel.Samples, "medians": printRelease(rel)}
+		fmt.Printf("    load average at end: %.1f\n", harness.LoadAverage())
 	}
-	b, err := json.MarshalIndent(map[string]any{"samples": samples, "medians": med, "releaseSeconds": release, "platforms": len(arches)}, "", "  ")
-	if err != nil {
-		return err
-	}
-	os.MkdirAll(filepath.Dir(out), 0o755)
-	return os.WriteFile(out, b, 0o644)
+	return harness.SaveResults(out, results)
 }
 
 func cmd(bin string, args ...string) error {
@@ -210,27 +196,6 @@ func methods(m map[string]int) string {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func waitUp(addr string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("the registry did not come up on " + addr)
 }
 
 // proxy counts requests on their way to the registry, keeping the client's
