@@ -1,15 +1,13 @@
 package evidence_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -18,32 +16,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
 
 	"github.com/polyarch/polyarch/evidence"
 	"github.com/polyarch/polyarch/internal/testutil"
 )
 
-// layer is a tar layer of the given files; a value of "" with a name
-// starting ".wh." is a whiteout.
+// layer is a tar layer of the given regular files, in name order.
 func layer(t *testing.T, files map[string]string) v1.Layer {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	var entries []entry
 	for n, c := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(c)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(c))
+		entries = append(entries, entry{name: n, content: c})
 	}
-	tw.Close()
-	b := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
+	return tarLayer(t, entries...)
 }
 
 func sum(s string) string {
