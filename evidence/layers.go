@@ -7,6 +7,7 @@ import (
 	"crypto/sha1" //nolint:gosec // SPDX 2.3 requires a SHA1 checksum of every file
 	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 	"sort"
@@ -59,100 +60,176 @@ const (
 	whiteoutOpaque = ".wh..wh..opq"
 )
 
-// layer returns l's scan, reading l unless the cache has it.
+// layer returns l's scan, reading l unless the cache has it (or another
+// reader is making it: then it waits, and reads l itself if that failed).
 func (c *LayerCache) layer(ctx context.Context, l v1.Layer) (*layerScan, error) {
 	d, err := l.Digest()
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if c.layers == nil {
-		c.layers = map[v1.Hash]*cachedLayer{}
-	}
-	e, ok := c.layers[d]
-	if !ok {
-		e = &cachedLayer{done: make(chan struct{})}
-		c.layers[d] = e
-	}
-	c.mu.Unlock()
-	if ok {
+	for {
+		e, mine := c.claim(d)
+		if mine {
+			r := &LayerRecorder{c: c, digest: d, entry: e}
+			r.Done(r.read(ctx, l))
+			if e.err != nil {
+				return nil, fmt.Errorf("layer %s: %w", d, e.err)
+			}
+			return e.scan, nil
+		}
 		select {
 		case <-e.done:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if e.err != nil {
-			return nil, e.err
+		if e.err == nil {
+			return e.scan, nil
 		}
-		return e.scan, nil
+		// Another reader's pass failed (verify's scan of a broken layer, a
+		// cancelled test): read it here, and say what this read finds.
 	}
-	e.scan, e.err = scanLayer(ctx, l)
-	if e.err != nil {
-		e.err = fmt.Errorf("layer %s: %w", d, e.err)
-		c.mu.Lock()
-		delete(c.layers, d) // a later SBOM reads it again
-		c.mu.Unlock()
-	}
-	close(e.done)
-	return e.scan, e.err
 }
 
-// scanLayer reads one layer's blob to its end, hashing every regular file.
-func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
+// claim returns d's entry and whether the caller is to make it.
+func (c *LayerCache) claim(d v1.Hash) (*cachedLayer, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.layers == nil {
+		c.layers = map[v1.Hash]*cachedLayer{}
+	}
+	if e, ok := c.layers[d]; ok {
+		return e, false
+	}
+	e := &cachedLayer{done: make(chan struct{})}
+	c.layers[d] = e
+	return e, true
+}
+
+// Record returns a recorder that makes the scan of layer d from a pass
+// over its tar stream that another reader makes anyway (verify's
+// foreign-binary scan during a release's tests), so that an SBOM of an
+// image with that layer reads it no more. Nil when c is nil, or d is cached
+// or being read already. The reader calls Entry for every tar header,
+// passes each regular file's whole content through the writer Entry
+// returns, and calls Done once at the end of the stream (or with the error
+// that ended it).
+func (c *LayerCache) Record(d v1.Hash) *LayerRecorder {
+	if c == nil {
+		return nil
+	}
+	e, mine := c.claim(d)
+	if !mine {
+		return nil
+	}
+	return &LayerRecorder{c: c, digest: d, entry: e}
+}
+
+// LayerRecorder makes one layer's scan; see LayerCache.Record.
+type LayerRecorder struct {
+	c      *LayerCache
+	digest v1.Hash
+	entry  *cachedLayer
+	scan   layerScan
+	// cur is the regular file being written, if any.
+	cur      *layerEntry
+	s1, s256 hash.Hash
+	keep     *bytes.Buffer
+	done     bool
+}
+
+// Entry records one tar header. For a regular file it returns the writer
+// its content must go through, whole; nil for any other entry.
+func (r *LayerRecorder) Entry(h *tar.Header) io.Writer {
+	r.flush()
+	p := cleanPath(h.Name)
+	dir, base := path.Split(p)
+	dir = strings.TrimSuffix(dir, "/")
+	switch {
+	case base == whiteoutOpaque:
+		r.scan.opaque = append(r.scan.opaque, dir)
+		return nil
+	case strings.HasPrefix(base, whiteoutPrefix):
+		r.scan.whiteouts = append(r.scan.whiteouts, path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix)))
+		return nil
+	}
+	if h.Typeflag != tar.TypeReg {
+		r.scan.entries = append(r.scan.entries, layerEntry{path: p, dir: h.Typeflag == tar.TypeDir})
+		return nil
+	}
+	r.cur = &layerEntry{path: p}
+	r.s1, r.s256, r.keep = sha1.New(), sha256.New(), nil //nolint:gosec
+	if isDatabase(p) && h.Size <= maxDatabase {
+		r.keep = &bytes.Buffer{}
+		return io.MultiWriter(r.s1, r.s256, r.keep)
+	}
+	return io.MultiWriter(r.s1, r.s256)
+}
+
+// flush ends the regular file being written.
+func (r *LayerRecorder) flush() {
+	if r.cur == nil {
+		return
+	}
+	r.cur.file = &file{path: r.cur.path, sha1: hexOf(r.s1), sha256: hexOf(r.s256)}
+	if r.keep != nil {
+		r.cur.data = r.keep.Bytes()
+	}
+	r.scan.entries = append(r.scan.entries, *r.cur)
+	r.cur = nil
+}
+
+// Done ends the pass: with a nil err the scan is kept for every SBOM of
+// the cache; with an error nothing is, and an SBOM that needs the layer
+// reads it itself. Only the first call counts; a nil recorder does nothing.
+func (r *LayerRecorder) Done(err error) {
+	if r == nil || r.done {
+		return
+	}
+	r.done = true
+	e := r.entry
+	if err != nil {
+		e.err = err
+		r.c.mu.Lock()
+		delete(r.c.layers, r.digest)
+		r.c.mu.Unlock()
+	} else {
+		r.flush()
+		s := r.scan
+		e.scan = &s
+	}
+	close(e.done)
+}
+
+// read makes the scan by reading l's blob to its end.
+func (r *LayerRecorder) read(ctx context.Context, l v1.Layer) error {
 	rc, err := l.Compressed()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rc.Close()
 	stream, done, err := layerstream.Open(rc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer done()
 	tr := tar.NewReader(stream)
-	s := &layerScan{}
 	buf := make([]byte, 64<<10) // one copy buffer for every file, not one each
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		h, err := tr.Next()
 		if err == io.EOF {
-			return s, nil
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		p := cleanPath(h.Name)
-		dir, base := path.Split(p)
-		dir = strings.TrimSuffix(dir, "/")
-		switch {
-		case base == whiteoutOpaque:
-			s.opaque = append(s.opaque, dir)
-			continue
-		case strings.HasPrefix(base, whiteoutPrefix):
-			s.whiteouts = append(s.whiteouts, path.Join(dir, strings.TrimPrefix(base, whiteoutPrefix)))
-			continue
+		if w := r.Entry(h); w != nil {
+			if _, err := io.CopyBuffer(w, tr, buf); err != nil {
+				return fmt.Errorf("reading %s: %w", cleanPath(h.Name), err)
+			}
 		}
-		if h.Typeflag != tar.TypeReg {
-			s.entries = append(s.entries, layerEntry{path: p, dir: h.Typeflag == tar.TypeDir})
-			continue
-		}
-		s1, s256 := sha1.New(), sha256.New() //nolint:gosec
-		var keep *bytes.Buffer
-		w := io.MultiWriter(s1, s256)
-		if isDatabase(p) && h.Size <= maxDatabase {
-			keep = &bytes.Buffer{}
-			w = io.MultiWriter(s1, s256, keep)
-		}
-		if _, err := io.CopyBuffer(w, tr, buf); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, err)
-		}
-		e := layerEntry{path: p, file: &file{path: p, sha1: hexOf(s1), sha256: hexOf(s256)}}
-		if keep != nil {
-			e.data = keep.Bytes()
-		}
-		s.entries = append(s.entries, e)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/polyarch/polyarch/build/buildkit"
+	"github.com/polyarch/polyarch/evidence"
 	"github.com/polyarch/polyarch/imagetest/result"
 	"github.com/polyarch/polyarch/internal/parallel"
 	"github.com/polyarch/polyarch/platform"
@@ -54,6 +55,10 @@ type Options struct {
 	Log io.Writer
 	// Ignore are globs of paths the layer scan skips.
 	Ignore []string
+	// SBOMLayers, when set, gets what SBOMs need of each layer the arch
+	// test's scan reads, in the same pass (verify.WithSBOMLayers): a
+	// release that signs afterwards reads no layer again.
+	SBOMLayers *evidence.LayerCache
 	// LogDir keeps each job's output, a file per job and platform; default
 	// polyarch-jobs in the temporary directory.
 	LogDir string
@@ -92,7 +97,7 @@ func Run(ctx context.Context, t *Target, spec *Spec, ex Executor, o Options) ([]
 	}
 	if spec.ArchEnabled() {
 		start := time.Now()
-		rep, err := verify.Verify(ctx, mustDigest(t.Ref), verify.WithRemote(o.Remote...), verify.WithIgnore(o.Ignore...))
+		rep, err := verify.Verify(ctx, mustDigest(t.Ref), verify.WithRemote(o.Remote...), verify.WithIgnore(o.Ignore...), verify.WithSBOMLayers(o.SBOMLayers))
 		if err != nil {
 			return nil, err
 		}

@@ -64,6 +64,15 @@ func SigningFromConfig(cfg *config.Config) (*Signing, error) {
 	return out, nil
 }
 
+// sbomLayers is the cache the release's tests fill for the SBOMs signing
+// makes afterwards; nil without signing or evidence.
+func (s *Signing) sbomLayers() *evidence.LayerCache {
+	if s == nil || !s.Evidence {
+		return nil
+	}
+	return &s.layers
+}
+
 // recordKeys are the keys records must be signed by; none without signing.
 func (s *Signing) recordKeys() []*sign.PublicKey {
 	if s == nil {

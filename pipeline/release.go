@@ -244,7 +244,7 @@ func Release(ctx context.Context, plan *Plan, nodes Nodes, o ReleaseOptions) (*R
 				}
 			}
 		}
-		imagetest.RunJobs(ctx, jobs, testerFor, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore, LogDir: o.LogDir}, start, done)
+		imagetest.RunJobs(ctx, jobs, testerFor, imagetest.Options{Remote: o.Remote, Ignore: o.Ignore, LogDir: o.LogDir, SBOMLayers: o.Signing.sbomLayers()}, start, done)
 	}
 
 	// 3. Each unit's publish step, over every platform of its image.

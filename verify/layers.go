@@ -59,7 +59,10 @@ func (v *verifier) scanLayers(children []*child) error {
 			return fmt.Errorf("layer %s (%s): %w", h, j.owner, err)
 		}
 		defer rc.Close()
-		if j.scan, err = scan(rc, v.opts.ignore); err != nil {
+		rec := v.opts.sbomLayers.Record(h) // nil without WithSBOMLayers, or when it has the layer
+		j.scan, err = scan(rc, v.opts.ignore, rec)
+		rec.Done(err)
+		if err != nil {
 			return fmt.Errorf("layer %s (%s): %w", h, j.owner, err)
 		}
 		return nil

@@ -5,6 +5,8 @@ import (
 	"runtime"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/polyarch/polyarch/evidence"
 )
 
 // Option configures Verify and ScanLayer.
@@ -14,6 +16,7 @@ type options struct {
 	remote      []remote.Option
 	ignore      []pattern
 	concurrency int
+	sbomLayers  *evidence.LayerCache
 }
 
 // DefaultConcurrency is how many layers Verify scans at once unless
@@ -61,6 +64,17 @@ func WithIgnore(globs ...string) Option {
 			}
 			o.ignore = append(o.ignore, p)
 		}
+		return nil
+	}
+}
+
+// WithSBOMLayers makes the scan also record, in c, what an SBOM needs of
+// each layer it reads (every file's path and checksums, the package
+// databases), in the same pass: a release that tests and then signs reads
+// each layer once. Layers c already holds are scanned as usual.
+func WithSBOMLayers(c *evidence.LayerCache) Option {
+	return func(o *options) error {
+		o.sbomLayers = c
 		return nil
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/polyarch/polyarch/evidence"
 	"github.com/polyarch/polyarch/internal/layerstream"
 	"github.com/polyarch/polyarch/platform"
 )
@@ -49,7 +50,7 @@ func ScanLayer(r io.Reader, want v1.Platform, opts ...Option) ([]Finding, ScanSt
 	if err != nil {
 		return nil, ScanStats{}, err
 	}
-	s, err := scan(r, o.ignore)
+	s, err := scan(r, o.ignore, nil)
 	if err != nil {
 		return nil, ScanStats{}, err
 	}
@@ -93,8 +94,9 @@ func (s layerScan) check(want v1.Platform, label string) []Finding {
 	return out
 }
 
-// scan walks the tar in r and records its ELF files.
-func scan(r io.Reader, ignore []pattern) (layerScan, error) {
+// scan walks the tar in r and records its ELF files. With rec, every
+// header goes to it and every regular file's whole content through it too.
+func scan(r io.Reader, ignore []pattern, rec *evidence.LayerRecorder) (layerScan, error) {
 	tarStream, done, err := layerstream.Open(r)
 	if err != nil {
 		return layerScan{}, err
@@ -112,30 +114,23 @@ func scan(r io.Reader, ignore []pattern) (layerScan, error) {
 		if err != nil {
 			return layerScan{}, fmt.Errorf("tar: %w", err)
 		}
+		var body io.Reader = tr
+		var sbom io.Writer
+		if rec != nil {
+			if sbom = rec.Entry(hdr); sbom != nil {
+				body = io.TeeReader(tr, sbom)
+			}
+		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		s.stats.Files++
-		name := cleanPath(hdr.Name)
-		if matchAny(ignore, name) {
-			s.stats.Ignored++
-			continue
+		if err := s.file(body, hdr, ignore, &w); err != nil {
+			return layerScan{}, err
 		}
-		if hdr.Size < elfHeaderLen {
-			continue
-		}
-		w.reset(tr, hdr.Size)
-		id, ok := parseELF(w.at(0, elfHeaderLen))
-		var needs cpuNeeds
-		if ok {
-			needs = readNeeds(&w, id)
-		}
-		if w.err != nil {
-			return layerScan{}, fmt.Errorf("tar: reading %s: %w", name, w.err)
-		}
-		if ok {
-			s.stats.ELFFiles++
-			s.elf = append(s.elf, elfFile{path: name, id: id, needs: needs})
+		if sbom != nil { // the rest of the file, for its checksums
+			if _, err := io.Copy(io.Discard, body); err != nil {
+				return layerScan{}, fmt.Errorf("tar: reading %s: %w", cleanPath(hdr.Name), err)
+			}
 		}
 	}
 	// What follows the tar's end marker (padding to the record size) is read
@@ -144,4 +139,32 @@ func scan(r io.Reader, ignore []pattern) (layerScan, error) {
 		return layerScan{}, fmt.Errorf("reading past the tar's end: %w", err)
 	}
 	return s, nil
+}
+
+// file records one regular file: an ELF binary's identity and needs, read
+// from body, its content.
+func (s *layerScan) file(body io.Reader, hdr *tar.Header, ignore []pattern, w *elfWindow) error {
+	s.stats.Files++
+	name := cleanPath(hdr.Name)
+	if matchAny(ignore, name) {
+		s.stats.Ignored++
+		return nil
+	}
+	if hdr.Size < elfHeaderLen {
+		return nil
+	}
+	w.reset(body, hdr.Size)
+	id, ok := parseELF(w.at(0, elfHeaderLen))
+	var needs cpuNeeds
+	if ok {
+		needs = readNeeds(w, id)
+	}
+	if w.err != nil {
+		return fmt.Errorf("tar: reading %s: %w", name, w.err)
+	}
+	if ok {
+		s.stats.ELFFiles++
+		s.elf = append(s.elf, elfFile{path: name, id: id, needs: needs})
+	}
+	return nil
 }
