@@ -16,6 +16,9 @@ import (
 // handling them) succeed with the default retries, and a publish that
 // exits 0 leaves every tag naming its index.
 func TestCopyAndPublishThroughFaults(t *testing.T) {
+	// Its own registries and proxies, and most of its time waiting out
+	// retries: it runs beside the other tests that wait.
+	t.Parallel()
 	bin := polyarchBinary(t)
 	src, dst := testutil.NewRegistry(t), testutil.NewRegistry(t)
 	plats := []string{"amd64", "arm64", "s390x", "ppc64le", "riscv64"}

@@ -186,6 +186,8 @@ func TestBuilderExampleNewVersionAndItsJob(t *testing.T) {
 // A job that fails fails its platform, its log's tail in the report and in
 // JUnit; a job past its timeout is stopped.
 func TestJobFailureAndTimeout(t *testing.T) {
+	// Its own registry and project; it waits out a job's 5s timeout.
+	t.Parallel()
 	builder := localBuilder(t)
 	srv := startServe(t)
 	testutil.Busybox(t, srv.host)

@@ -402,6 +402,9 @@ func (f *flakyRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestReleaseConvergesAfterTheRegistryStopsMidPublish(t *testing.T) {
+	// Its own registry; most of its time is the first release waiting out
+	// its retries against the stopped one.
+	t.Parallel()
 	crane := testutil.Tool(t, "crane")
 	srv := startServe(t)
 	base := testutil.Busybox(t, srv.host)
