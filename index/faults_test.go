@@ -56,6 +56,8 @@ func TestCopyAndPublishSucceedUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("25 copies and 25 publishes")
 	}
+	// Own registries; it overlaps the other test that mostly waits.
+	t.Parallel()
 	src, dst := testutil.NewRegistry(t), testutil.NewRegistry(t)
 	want := fiveArch(t, src, "/org/app")
 	srcFaults := testutil.NewFaultProxy(t, src.Server.URL, testutil.FaultOptions{Rate: 0.2, Seed: 1})
