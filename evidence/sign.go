@@ -2,7 +2,6 @@ package evidence
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -284,21 +283,15 @@ type signedSBOM struct {
 // its SBOM a function of the image and the tool, so that one is current and
 // its layers need not be read again. Nil when there is none to keep.
 func (o Options) signedSBOM(ctx context.Context, repo name.Repository, d v1.Descriptor, tool string) (*signedSBOM, error) {
-	body, err := o.Signer.Attested(ctx, repo, d, SBOMPredicateType)
-	if err != nil || body == nil {
+	pred, err := o.Signer.Attested(ctx, repo, d, SBOMPredicateType)
+	if err != nil || pred == nil {
 		return nil, err
 	}
-	var st struct {
-		Predicate json.RawMessage `json:"predicate"`
-	}
-	if json.Unmarshal(body, &st) != nil {
-		return nil, nil
-	}
-	sum, err := ReadSBOM(st.Predicate)
+	sum, err := ReadSBOM(pred)
 	if err != nil || sum.Tool != tool || sum.Digest != d.Digest {
 		return nil, nil // another tool's or version's, or not about d: made again
 	}
-	return &signedSBOM{statement: sign.Statement(d.Digest, SBOMPredicateType, st.Predicate), summary: sum}, nil
+	return &signedSBOM{statement: sign.Statement(d.Digest, SBOMPredicateType, pred), summary: sum}, nil
 }
 
 // OCI annotations (and labels) that name where an image came from.

@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/in-toto/in-toto-golang/in_toto"
-	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
 
 // Sign signs the manifest subject describes (an image or an index) in repo,
@@ -64,52 +63,29 @@ func (s *Signer) AttestAll(ctx context.Context, repo name.Repository, subject v1
 	return nil, fmt.Errorf("signature format %v", s.format)
 }
 
-// Attested returns the statement of predicateType about subject that the
-// signer's key signed, as written (its JSON), from the signer's format's
-// location; nil when there is none. A caller whose statement is a function
-// of the (immutable) manifest can keep that one instead of making it again.
-func (s *Signer) Attested(ctx context.Context, repo name.Repository, subject v1.Descriptor, predicateType string) ([]byte, error) {
+// Attested returns the predicate of the statement of predicateType about
+// subject that the signer's key signed, as written (its JSON), from the
+// signer's format's location; nil when there is none. A caller whose
+// statement is a function of the (immutable) manifest can keep that one
+// instead of making it again.
+func (s *Signer) Attested(ctx context.Context, repo name.Repository, subject v1.Descriptor, predicateType string) (json.RawMessage, error) {
 	opts := withContext(ctx, s.remote)
 	keys := []*PublicKey{s.key.Public()}
-	var envs []*dsse.Envelope
+	var ev Evidence
+	var err error
 	switch s.format {
 	case TagFormat:
-		have, err := readAttached(tagFor(repo, subject.Digest, "att"), opts)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range have {
-			var env dsse.Envelope
-			if a.mediaType == DSSEMediaType && a.annotations[annotationPredicateType] == predicateType && json.Unmarshal(a.payload, &env) == nil {
-				envs = append(envs, &env)
-			}
-		}
+		ev.Attestations, err = tagAttestations(repo, subject.Digest, keys, opts)
 	case ReferrersFormat:
-		refs, err := bundleReferrers(repo.Digest(subject.Digest.String()), opts)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range refs {
-			if r.predicateType != predicateType {
-				continue
-			}
-			if env, err := bundleEnvelope(r.raw); err == nil {
-				envs = append(envs, env)
-			}
-		}
+		_, ev.Attestations, err = referrerEvidence(repo.Digest(subject.Digest.String()), keys, opts)
 	default:
-		return nil, fmt.Errorf("signature format %v", s.format)
+		err = fmt.Errorf("signature format %v", s.format)
 	}
-	for i := len(envs) - 1; i >= 0; i-- { // the newest first
-		st, body, k, err := openEnvelope(envs[i], keys)
-		if err != nil || k == nil || st.PredicateType != predicateType {
-			continue
-		}
-		for _, d := range subjects(st) {
-			if d == subject.Digest {
-				return body, nil
-			}
-		}
+	if err != nil {
+		return nil, err
+	}
+	if a := ev.Attested(predicateType); a != nil && a.Key != nil && a.About(subject.Digest) {
+		return a.Predicate, nil
 	}
 	return nil, nil
 }

@@ -115,11 +115,29 @@ func Find(ctx context.Context, ref name.Digest, keys []*PublicKey, opts ...remot
 			Key: verifySimple(a.payload, a.annotations[annotationSignature], keys)})
 	}
 
+	atts, err := tagAttestations(repo, digest, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	ev.Attestations = append(ev.Attestations, atts...)
+
+	sigs2, atts, err := referrerEvidence(ref, keys, opts)
+	if err != nil {
+		return nil, err
+	}
+	ev.Signatures = append(ev.Signatures, sigs2...)
+	ev.Attestations = append(ev.Attestations, atts...)
+	return ev, nil
+}
+
+// tagAttestations reads the attestations of digest's sha256-<hex>.att image.
+func tagAttestations(repo name.Repository, digest v1.Hash, keys []*PublicKey, opts []remote.Option) ([]Attestation, error) {
 	attTag := tagFor(repo, digest, "att")
 	atts, err := readAttached(attTag, opts)
 	if err != nil {
 		return nil, err
 	}
+	var out []Attestation
 	for _, a := range atts {
 		if a.mediaType != DSSEMediaType {
 			continue
@@ -130,14 +148,21 @@ func Find(ctx context.Context, ref name.Digest, keys []*PublicKey, opts ...remot
 		}
 		if at, ok := attestation(&env, keys); ok {
 			at.Format, at.Where = TagFormat, attTag.String()
-			ev.Attestations = append(ev.Attestations, at)
+			out = append(out, at)
 		}
 	}
+	return out, nil
+}
 
+// referrerEvidence reads the signatures and attestations of ref's
+// referrers that hold sigstore bundles.
+func referrerEvidence(ref name.Digest, keys []*PublicKey, opts []remote.Option) ([]Signature, []Attestation, error) {
 	bundles, err := bundleReferrers(ref, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var sigs []Signature
+	var atts []Attestation
 	for _, b := range bundles {
 		env, err := bundleEnvelope(b.raw)
 		if err != nil {
@@ -147,18 +172,18 @@ func Find(ctx context.Context, ref name.Digest, keys []*PublicKey, opts ...remot
 		if !ok {
 			continue
 		}
-		where := repo.Digest(b.desc.Digest.String()).String()
+		where := ref.Context().Digest(b.desc.Digest.String()).String()
 		if at.PredicateType == CosignSignPredicateType {
 			for _, d := range at.Subjects {
-				ev.Signatures = append(ev.Signatures, Signature{Format: ReferrersFormat, Where: where, Digest: d, Key: at.Key})
+				sigs = append(sigs, Signature{Format: ReferrersFormat, Where: where, Digest: d, Key: at.Key})
 			}
 			continue
 		}
 		at.Format, at.Where = ReferrersFormat, where
 		at.Created, _ = time.Parse(time.RFC3339, b.desc.Annotations[annotationCreated])
-		ev.Attestations = append(ev.Attestations, at)
+		atts = append(atts, at)
 	}
-	return ev, nil
+	return sigs, atts, nil
 }
 
 // attestation decodes and checks one envelope.
