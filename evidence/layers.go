@@ -247,11 +247,8 @@ func scan(ctx context.Context, img v1.Image, cache *LayerCache) (*scanned, error
 	if err != nil {
 		return nil, err
 	}
-	if cache == nil {
-		cache = &LayerCache{}
-	}
 	top := map[string]*layerEntry{} // regular files of the flattened filesystem
-	var dirs map[string]bool        // directories holding some file of top (or once did)
+	dirs := map[string]bool{}       // directories holding some file of top (or once did)
 	under := func(dir string) {
 		if dir == "" {
 			clear(top)
@@ -266,7 +263,6 @@ func scan(ctx context.Context, img v1.Image, cache *LayerCache) (*scanned, error
 			}
 		}
 	}
-	dirs = map[string]bool{}
 	for _, l := range layers {
 		s, err := cache.layer(ctx, l)
 		if err != nil {
