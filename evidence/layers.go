@@ -141,7 +141,7 @@ type LayerRecorder struct {
 // its content must go through, whole; nil for any other entry.
 func (r *LayerRecorder) Entry(h *tar.Header) io.Writer {
 	r.flush()
-	p := cleanPath(h.Name)
+	p := layerstream.Path(h.Name)
 	dir, base := path.Split(p)
 	dir = strings.TrimSuffix(dir, "/")
 	switch {
@@ -227,15 +227,10 @@ func (r *LayerRecorder) read(ctx context.Context, l v1.Layer) error {
 		}
 		if w := r.Entry(h); w != nil {
 			if _, err := io.CopyBuffer(w, tr, buf); err != nil {
-				return fmt.Errorf("reading %s: %w", cleanPath(h.Name), err)
+				return fmt.Errorf("reading %s: %w", layerstream.Path(h.Name), err)
 			}
 		}
 	}
-}
-
-// cleanPath is a tar entry's name relative to the root, "" for the root.
-func cleanPath(name string) string {
-	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }
 
 // scan stacks the image's layers, bottom first, as a container runtime

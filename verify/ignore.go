@@ -64,9 +64,3 @@ func matchSegments(pat, name []string) bool {
 	}
 	return matchSegments(pat[1:], name[1:])
 }
-
-// cleanPath turns a tar entry name ("./usr/bin/app", "/usr/bin/app") into
-// the image-relative path ignore globs and findings use ("usr/bin/app").
-func cleanPath(name string) string {
-	return strings.TrimPrefix(path.Clean("/"+name), "/")
-}

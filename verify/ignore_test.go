@@ -41,11 +41,3 @@ func TestIgnoreGlobs(t *testing.T) {
 		}
 	}
 }
-
-func TestCleanPath(t *testing.T) {
-	for in, want := range map[string]string{"./usr/bin/app": "usr/bin/app", "/usr/bin/app": "usr/bin/app", "usr//bin/../bin/app": "usr/bin/app", "../../etc/x": "etc/x"} {
-		if got := cleanPath(in); got != want {
-			t.Errorf("cleanPath(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

@@ -129,7 +129,7 @@ func scan(r io.Reader, ignore []pattern, rec *evidence.LayerRecorder) (layerScan
 		}
 		if sbom != nil { // the rest of the file, for its checksums
 			if _, err := io.Copy(io.Discard, body); err != nil {
-				return layerScan{}, fmt.Errorf("tar: reading %s: %w", cleanPath(hdr.Name), err)
+				return layerScan{}, fmt.Errorf("tar: reading %s: %w", layerstream.Path(hdr.Name), err)
 			}
 		}
 	}
@@ -145,7 +145,7 @@ func scan(r io.Reader, ignore []pattern, rec *evidence.LayerRecorder) (layerScan
 // from body, its content.
 func (s *layerScan) file(body io.Reader, hdr *tar.Header, ignore []pattern, w *elfWindow) error {
 	s.stats.Files++
-	name := cleanPath(hdr.Name)
+	name := layerstream.Path(hdr.Name)
 	if matchAny(ignore, name) {
 		s.stats.Ignored++
 		return nil

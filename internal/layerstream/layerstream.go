@@ -11,6 +11,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"path"
+	"strings"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -46,4 +48,10 @@ func Open(r io.Reader) (io.Reader, func(), error) {
 		return zr, zr.Close, nil
 	}
 	return br, func() {}, nil
+}
+
+// Path turns a tar entry's name ("./usr/bin/app", "/usr/bin/app") into the
+// path inside the image it stands for ("usr/bin/app"); "" for the root.
+func Path(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }
